@@ -1,0 +1,27 @@
+# Quick start: `make demo` runs the digits recipe end to end; `make test` runs the test suite.
+# Both create .venv and install the project (pinned dependencies) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-fast install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/python recipes/digits/run.py
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf recipes/*/exp recipes/*/data .pytest_cache

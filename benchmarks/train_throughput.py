@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Training throughput of BiLSTM-CTC variants on real utterances (audio seconds per wall second).
+
+    python benchmarks/train_throughput.py --manifest recipes/digits/data/digits/train.jsonl
+
+For each variant: epoch 1 (includes tracing / XLA compilation) and epoch 2 (steady state) on
+the same subset, with the recipe's bucketing. Prints one JSON object per variant. Run it on an
+otherwise idle machine; figures are for that machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", default="recipes/digits/data/digits/train.jsonl")
+    parser.add_argument("--utterances", type=int, default=1500)
+    parser.add_argument("--cache", default="recipes/digits/data/feature_cache")
+    parser.add_argument("--variants", default="jit:3,nojit:3,nojit:2,jit:2",
+                        help="comma list of {jit|nojit}:subsample_factor")
+    args = parser.parse_args()
+
+    import keras
+
+    from speech_lstm.config import FeatureConfig, ModelConfig
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.data.pipeline import make_dataset, warm_feature_cache
+    from speech_lstm.features import FeatureCache
+    from speech_lstm.models import build_ctc_asr
+    from speech_lstm.text import Vocabulary
+
+    fc, vocab = FeatureConfig(), Vocabulary()
+    entries = [e for e in read_manifest(args.manifest) if e["duration"] <= 8.0][: args.utterances]
+    warm_feature_cache(entries, fc, args.cache)
+    cache = FeatureCache(args.cache, fc)
+    audio = sum(e["duration"] for e in entries)
+    for variant in args.variants.split(","):
+        mode, factor = variant.split(":")
+        jit = mode == "jit"
+        keras.utils.set_random_seed(0)
+        ds = make_dataset(entries, fc, vocab, 32, (1.5, 2.5, 3.5, 5.0, 8.0), training=True, cache=cache,
+                          seed=0, pad_to_edges=jit)
+        cfg = ModelConfig(subsample="conv", subsample_factor=int(factor), lstm_layers=2, lstm_units=128)
+        model = build_ctc_asr(cfg, fc, vocab)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            model.fit(ds, epochs=1, verbose=0)
+            times.append(time.perf_counter() - t0)
+        print(json.dumps({
+            "variant": variant, "model": dataclasses.asdict(cfg), "utterances": len(entries),
+            "audio_seconds": round(audio, 1), "epoch1_seconds": round(times[0], 1),
+            "epoch2_seconds": round(times[1], 1), "audio_sec_per_sec": round(audio / times[1], 1),
+            "cpus": os.cpu_count(),
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""Connected spoken digits, end to end: synthesize -> validate -> train -> evaluate -> transcribe.
+
+    python recipes/digits/run.py                  # default config (about 13 minutes on 2 cores)
+    python recipes/digits/run.py --config debug   # a one-minute smoke run
+    python recipes/digits/run.py --set train.epochs=5 --set model.lstm_units=64
+
+Every stage skips work already done (``--force`` redoes training). Paths in the configs are
+relative to this folder; outputs go to ``exp/<config>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = Path(__file__).resolve().parent
+
+# Corpus size per config: utterances per split (voices are disjoint across splits).
+CORPORA = {
+    "default": {"num_train": 6000, "num_dev": 400, "num_test": 600},
+    "debug": {"num_train": 160, "num_dev": 40, "num_test": 40},
+}
+
+
+def stage(name):
+    print(f"\n=== {name} ===", flush=True)
+    return time.perf_counter()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--force", action="store_true", help="retrain even if the run finished")
+    args = parser.parse_args(argv)
+
+    os.chdir(HERE)
+    from speech_lstm.config import load_config
+    from speech_lstm.data.manifest import read_manifest, validate_manifest
+    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus
+    from speech_lstm.errors import SpeechLSTMError
+    from speech_lstm.evaluate import evaluate_model, write_results
+    from speech_lstm.config import DecodeOptions
+    from speech_lstm.plots import plot_features_alignment
+    from speech_lstm.text import Vocabulary
+    from speech_lstm.training import load_run, train
+    from speech_lstm.transcribe import Recognizer
+
+    config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
+    name = config_path.stem
+    try:
+        config = load_config(config_path, args.set)
+    except SpeechLSTMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run_dir = HERE / "exp" / name
+    timings, t_all = {}, time.perf_counter()
+
+    t = stage("1. synthesize the corpus with eSpeak NG (split by voice)")
+    corpus_dir = Path(config.train.train_manifest).parent
+    spec = DigitCorpusSpec(**CORPORA.get(name, CORPORA["default"]))
+    manifests = synthesize_digit_corpus(corpus_dir, spec, workers=2)
+    meta = json.loads((corpus_dir / "corpus.json").read_text())
+    print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): {', '.join(meta['voices']['test'])}")
+    timings["synthesize"] = time.perf_counter() - t
+
+    t = stage("2. validate manifests")
+    vocab = Vocabulary()
+    for split, path in manifests.items():
+        entries = read_manifest(path)
+        validate_manifest(entries, vocab, config.train.min_duration, config.train.max_duration, decode_audio=True,
+                          name=str(path))
+        print(f"{path}: {len(entries)} utterances OK")
+    timings["validate"] = time.perf_counter() - t
+
+    t = stage("3. train")
+    summary = train(config, run_dir, force=args.force)
+    print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
+    timings["train"] = time.perf_counter() - t
+
+    t = stage("4. evaluate on the test split (unseen voices)")
+    model, fc, vocab = load_run(run_dir)
+    test_entries = read_manifest(config.train.test_manifest)
+    results = {}
+    for label, options in (("test", DecodeOptions()), ("test_beam", DecodeOptions("beam", beam_width=8))):
+        r = evaluate_model(model, test_entries, fc, vocab, batch_size=32, options=options)
+        write_results(r, run_dir, name=label)
+        results[label] = r
+        print(f"{label:10s} WER {100 * r['wer']:.2f} %   CER {100 * r['cer']:.2f} %   "
+              f"({r['num_utterances']} utterances, {r['num_words']} words, RTF {r['rtf']:.4f})")
+    for w in results["test"]["worst"][:5]:
+        print(f"   worst: ref={w['ref']!r} hyp={w['hyp']!r}  {Path(w['audio_filepath']).name}")
+    timings["evaluate"] = time.perf_counter() - t
+
+    t = stage("5. transcribe a few test files")
+    recognizer = Recognizer(model, fc, vocab)
+    sample = [e for e in test_entries if len(e["text"].split()) >= 3][:3]
+    for path, tr in recognizer.transcribe_paths([e["audio_filepath"] for e in sample]):
+        words = " ".join(f"{w.word}@{w.start:.2f}s" for w in tr.words)
+        print(f"{Path(path).name}: {tr.text!r}  [{words}]")
+    entry = sample[0]
+    from speech_lstm.audio import load_audio
+    from speech_lstm.ctc import ctc_greedy_decode, log_softmax
+    import numpy as np
+
+    feats = recognizer.featurize(load_audio(entry["audio_filepath"], fc.sample_rate))
+    logits, lengths = recognizer.logits([feats])
+    hyp = ctc_greedy_decode(logits, lengths)[0]
+    png = plot_features_alignment(
+        feats, fc.frames_per_second, run_dir / "mfcc_alignment.png",
+        posteriors=np.exp(log_softmax(logits[0, : lengths[0]])),
+        output_fps=1.0 / recognizer.output_seconds,
+        chars=[(vocab.id_to_char(k), f * recognizer.output_seconds) for k, f in zip(hyp.ids, hyp.frames)],
+        labels=["<b>"] + vocab.chars, n_mfcc=fc.n_mfcc,
+        title=f"{Path(entry['audio_filepath']).name} (voice {entry.get('speaker')}, {entry.get('accent')}): "
+              f"ref {entry['text']!r} / hyp {vocab.decode(hyp.ids)!r}",
+    )
+    timings["transcribe"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_all
+
+    (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
+    print("\n=== summary ===")
+    print(f"test WER {100 * results['test']['wer']:.2f} %  CER {100 * results['test']['cer']:.2f} % (greedy); "
+          f"beam-8 WER {100 * results['test_beam']['wer']:.2f} %")
+    print(f"training: {summary['epochs_completed']} epochs, median {summary['median_epoch_seconds']} s/epoch, "
+          f"{summary['median_audio_sec_per_sec']} audio-s per s")
+    print(f"stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    print(f"plots: {run_dir / 'training_curves.png'}  {png}")
+    print(f"results: {run_dir / 'results.json'}  {run_dir / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

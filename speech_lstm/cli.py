@@ -1,0 +1,200 @@
+"""``speech-lstm``: a thin command line over the library.
+
+Exit status: 0 when every input succeeded, 1 when some input failed (each named on stderr,
+the others still processed), 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
+
+__all__ = ["main", "build_parser"]
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def _err(msg):
+    print(f"speech-lstm: error: {msg}", file=sys.stderr)
+
+
+def cmd_synth_digits(args):
+    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus
+
+    spec = DigitCorpusSpec(num_train=args.num_train, num_dev=args.num_dev, num_test=args.num_test, seed=args.seed,
+                           min_words=args.min_words, max_words=args.max_words)
+    paths = synthesize_digit_corpus(args.out, spec, workers=args.workers, force=args.force, progress=not args.quiet)
+    for split, path in paths.items():
+        print(f"{split}: {path}")
+    return 0
+
+
+def cmd_validate(args):
+    from speech_lstm.data.manifest import read_manifest, validate_manifest
+    from speech_lstm.text import Vocabulary
+
+    vocab = Vocabulary()
+    status = 0
+    for manifest in args.manifests:
+        try:
+            entries = read_manifest(manifest)
+            problems = validate_manifest(entries, vocab, args.min_duration, args.max_duration,
+                                         decode_audio=args.decode_audio, name=manifest, raise_on_error=False)
+        except SpeechLSTMError as e:
+            _err(str(e))
+            status = 1
+            continue
+        for p in problems:
+            print(p, file=sys.stderr)
+        hours = sum(float(e["duration"]) for e in entries) / 3600
+        print(f"{manifest}: {len(entries)} entries, {hours:.2f} h, {len(problems)} problem(s)")
+        status = max(status, 1 if problems else 0)
+    return status
+
+
+def cmd_train(args):
+    from speech_lstm.config import load_config
+    from speech_lstm.training import train
+
+    config = load_config(args.config, args.set)
+    summary = train(config, args.run_dir, force=args.force, progress=not args.quiet)
+    print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
+    return 0
+
+
+def _decode_options(args):
+    from speech_lstm.config import DecodeOptions
+
+    if args.beam_width is None and getattr(args, "top_paths", 1) > 1:
+        raise ConfigError("--top-paths needs --beam-width")
+    if args.beam_width is None:
+        return DecodeOptions()
+    return DecodeOptions(strategy="beam", beam_width=args.beam_width, top_paths=getattr(args, "top_paths", 1))
+
+
+def cmd_evaluate(args):
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.evaluate import evaluate_model, write_results
+    from speech_lstm.training import load_run
+
+    options = _decode_options(args)
+    model, fc, vocab = load_run(args.model)
+    entries = read_manifest(args.manifest)
+    results = evaluate_model(model, entries, fc, vocab, batch_size=args.batch_size, options=options)
+    out_dir = Path(args.out_dir) if args.out_dir else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
+    write_results(results, out_dir, name=args.name)
+    print(f"{args.name}: WER {100 * results['wer']:.2f} %  CER {100 * results['cer']:.2f} %  "
+          f"({results['num_utterances']} utterances, RTF {results['rtf']:.4f})  -> {out_dir / 'results.json'}")
+    return 0
+
+
+def cmd_transcribe(args):
+    from speech_lstm.transcribe import Recognizer, expand_inputs
+    from speech_lstm.writers import format_transcript
+
+    options = _decode_options(args)
+    paths, problems = expand_inputs(args.inputs)
+    for item, reason in problems:
+        _err(f"{item}: {reason}")
+    recognizer = Recognizer.load(args.model, options)
+    failed = len(problems)
+    for path, result in recognizer.transcribe_paths(paths, batch_size=args.batch_size):
+        if isinstance(result, SpeechLSTMError):
+            _err(str(result))
+            failed += 1
+            continue
+        line = format_transcript(result, args.format)
+        if args.format == "txt" and len(paths) > 1:
+            line = f"{path}\t{line}"
+        print(line, flush=True)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth-digits", help="synthesize a spoken-digits corpus with eSpeak NG", formatter_class=fmt)
+    p.add_argument("--out", required=True, help="output folder (WAVs + train/dev/test.jsonl)")
+    p.add_argument("--num-train", type=int, default=4000)
+    p.add_argument("--num-dev", type=int, default=300)
+    p.add_argument("--num-test", type=int, default=500)
+    p.add_argument("--min-words", type=int, default=1)
+    p.add_argument("--max-words", type=int, default=7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--force", action="store_true", help="redo even if the corpus exists")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth_digits)
+
+    p = sub.add_parser("validate", help="check manifests: audio, transcripts, vocabulary, durations", formatter_class=fmt)
+    p.add_argument("manifests", nargs="+")
+    p.add_argument("--decode-audio", action="store_true", help="decode every file (catches silent/NaN audio)")
+    p.add_argument("--min-duration", type=float, default=0.05)
+    p.add_argument("--max-duration", type=float, default=60.0)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("train", help="train a BiLSTM-CTC recognizer", formatter_class=fmt)
+    p.add_argument("--config", required=True, help="YAML config (recipes/<name>/configs/*.yaml)")
+    p.add_argument("--run-dir", required=True, help="run directory (resumes if interrupted)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config option")
+    p.add_argument("--force", action="store_true", help="start over even if the run directory holds a run")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    def add_decode(p):
+        p.add_argument("--beam-width", type=int, default=None, help="beam search with this width (default: greedy)")
+        p.add_argument("--batch-size", type=int, default=16)
+
+    p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=fmt)
+    p.add_argument("--model", required=True, help="run directory or .keras file")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--name", default="test", help="key of these results in results.json")
+    p.add_argument("--out-dir", default=None, help="where results.json goes (default: the run directory)")
+    add_decode(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files", formatter_class=fmt)
+    p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns")
+    p.add_argument("--model", required=True, help="run directory or .keras file")
+    p.add_argument("--format", choices=["txt", "jsonl"], default="txt")
+    p.add_argument("--top-paths", type=int, default=1, help="n-best size (needs --beam-width)")
+    add_decode(p)
+    p.set_defaults(func=cmd_transcribe)
+    return parser
+
+
+def main(argv=None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "top_paths", 1) > 1 and args.beam_width is None:
+        parser.error("--top-paths needs --beam-width")
+    if getattr(args, "beam_width", None) is not None and args.beam_width < 1:
+        parser.error("--beam-width must be >= 1")
+    if getattr(args, "batch_size", 1) < 1:
+        parser.error("--batch-size must be >= 1")
+    try:
+        return args.func(args)
+    except (ConfigError, ParameterError) as e:
+        _err(str(e))
+        return 2
+    except SpeechLSTMError as e:
+        _err(str(e))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

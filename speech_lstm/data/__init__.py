@@ -1,0 +1,1 @@
+"""Manifests, augmentation and the tf.data input pipeline."""

@@ -1,0 +1,168 @@
+"""tf.data input pipeline: manifest entries -> padded, length-bucketed batches with true lengths.
+
+Each batch is ``(inputs, targets)``:
+  inputs  = {"features": float32 [B, T, F], "feature_lengths": int32 [B]}
+  targets = {"labels": int32 [B, L] (0-padded), "label_lengths": int32 [B],
+             "index": int64 [B] (position of each utterance in the entries list)}
+Batches are padded to their bucket's upper edge so that shapes repeat and XLA
+(``jit_compile``) compiles a handful of programs instead of one per batch.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from speech_lstm.config import FeatureConfig
+from speech_lstm.data.augment import spec_augment
+from speech_lstm.errors import ParameterError
+from speech_lstm.features import FeatureCache, featurize_file
+from speech_lstm.text import Vocabulary
+
+__all__ = ["make_dataset", "bucket_frame_edges", "warm_feature_cache", "load_features"]
+
+
+def bucket_frame_edges(bucket_seconds, feature_config: FeatureConfig) -> list[int]:
+    """Bucket boundaries in frames (exclusive upper edges) for tf.data bucketing."""
+    return [feature_config.num_frames(int(round(s * feature_config.sample_rate))) + 1 for s in bucket_seconds]
+
+
+def load_features(entry, feature_config, cache=None):
+    return featurize_file(
+        entry["audio_filepath"],
+        feature_config,
+        cache,
+        offset=float(entry.get("offset", 0.0)),
+        duration=float(entry["duration"]) if entry.get("offset") else None,
+    )
+
+
+def warm_feature_cache(entries, feature_config, cache_root, workers=2, desc="features") -> None:
+    """Compute and cache the features of all entries with ``workers`` threads (progress bar).
+
+    Threads, not processes: librosa's FFTs release the GIL, and a process pool would pay
+    librosa's start-up compilation once per worker.
+    """
+    cache = FeatureCache(cache_root, feature_config)
+
+    def offset_duration(e):
+        return float(e.get("offset", 0.0)), float(e["duration"]) if e.get("offset") else None
+
+    todo = [e for e in entries if cache.get(e["audio_filepath"], *offset_duration(e)) is None]
+    if not todo:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for _ in tqdm(pool.map(lambda e: load_features(e, feature_config, cache), todo), total=len(todo),
+                      desc=desc, unit="utt"):
+            pass
+
+
+def make_dataset(
+    entries,
+    feature_config: FeatureConfig,
+    vocab: Vocabulary,
+    batch_size: int,
+    bucket_seconds=(2.0, 4.0, 8.0),
+    training: bool = False,
+    cache: FeatureCache | None = None,
+    spec_augment_on: bool = False,
+    shuffle_buffer: int = 10000,
+    seed: int = 0,
+    pad_to_edges: bool = True,
+) -> tf.data.Dataset:
+    """A tf.data pipeline over manifest ``entries``.
+
+    Features are computed in parallel map calls (or read from ``cache``); entries longer than
+    the last bucket edge must be filtered out beforehand (validate_manifest with
+    max_duration). ``training`` shuffles every epoch, applies SpecAugment when
+    ``spec_augment_on`` and drops the last partial batch of each bucket so batch shapes
+    stay fixed. ``pad_to_edges`` pads each batch to its bucket's upper edge (a few repeated
+    shapes, for jit_compile); otherwise batches are padded to their longest utterance only.
+    """
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    if not entries:
+        raise ParameterError("make_dataset needs at least one manifest entry")
+    edges = bucket_frame_edges(bucket_seconds, feature_config)
+    max_frames = edges[-1] - 1
+    labels = [vocab.encode(e["text"]) for e in entries]
+    entries = list(entries)
+
+    def load(index, aug_seed):
+        i = int(index)
+        feats = load_features(entries[i], feature_config, cache)
+        if feats.shape[0] > max_frames:
+            raise ParameterError(
+                f"{entries[i]['audio_filepath']}: {feats.shape[0]} frames exceed the last bucket "
+                f"edge ({bucket_seconds[-1]} s); filter with max_duration first"
+            )
+        if spec_augment_on:
+            feats = spec_augment(feats, np.random.default_rng(int(aug_seed)))
+        return feats, labels[i]
+
+    def map_fn(index, aug_seed):
+        feats, lab = tf.numpy_function(load, [index, aug_seed], [tf.float32, tf.int32], stateful=False)
+        feats.set_shape([None, feature_config.feature_dim])
+        lab.set_shape([None])
+        return {
+            "features": feats,
+            "feature_lengths": tf.shape(feats)[0],
+            "labels": lab,
+            "label_lengths": tf.shape(lab)[0],
+            "index": index,
+        }
+
+    rng = np.random.default_rng(seed)
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(len(entries), dtype=np.int64))
+    if training:
+        ds = ds.shuffle(min(shuffle_buffer, len(entries)), seed=seed, reshuffle_each_iteration=True)
+        # One fresh augmentation seed per element per epoch, reproducible from `seed`.
+        seeds = tf.data.Dataset.random(seed=int(rng.integers(2**31)))
+        ds = tf.data.Dataset.zip((ds, seeds))
+    else:
+        ds = ds.map(lambda i: (i, tf.constant(0, tf.int64)))
+    ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    boundaries = edges[:-1] if len(edges) > 1 else edges
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda x: x["feature_lengths"],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes={
+            "features": [None, feature_config.feature_dim],
+            "feature_lengths": [],
+            "labels": [None],
+            "label_lengths": [],
+            "index": [],
+        },
+        pad_to_bucket_boundary=False,
+        drop_remainder=training,
+    )
+    if pad_to_edges:
+        ds = ds.map(lambda x: _pad_to_edge(x, edges), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda x: (
+            {"features": x["features"], "feature_lengths": tf.cast(x["feature_lengths"], tf.int32)},
+            {
+                "labels": tf.cast(x["labels"], tf.int32),
+                "label_lengths": tf.cast(x["label_lengths"], tf.int32),
+                "index": x["index"],
+            },
+        )
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _pad_to_edge(batch, edges):
+    """Pad the time axis up to the smallest bucket edge that fits, so shapes repeat."""
+    t = tf.shape(batch["features"])[1]
+    edges_t = tf.constant([e - 1 for e in edges], tf.int32)
+    target = tf.reduce_min(tf.boolean_mask(edges_t, edges_t >= t))
+    feats = tf.pad(batch["features"], [[0, 0], [0, target - t], [0, 0]])
+    # Labels padded to a fixed cap too (a few shapes only): round up to a multiple of 16.
+    ln = tf.shape(batch["labels"])[1]
+    lt = ((ln + 15) // 16) * 16
+    labels = tf.pad(batch["labels"], [[0, 0], [0, lt - ln]])
+    return {**batch, "features": feats, "labels": labels}

@@ -1,0 +1,188 @@
+"""The bidirectional-LSTM CTC recognizer.
+
+Input  ``{"features": float32 [B, T, F], "feature_lengths": int32 [B]}``
+Output ``logits: float32 [B, T', vocab_size]`` with T' = ceil(T / subsample_factor);
+``output_lengths(feature_lengths)`` gives the true T' per example. Padded frames are
+masked in every LSTM, so the backward direction starts at each utterance's true end.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from speech_lstm.config import ModelConfig
+from speech_lstm.ctc import ctc_loss
+from speech_lstm.errors import ParameterError
+
+__all__ = ["FrameSubsampling", "CTCASRModel", "build_ctc_asr"]
+
+
+@keras.saving.register_keras_serializable(package="speech_lstm")
+class FrameSubsampling(layers.Layer):
+    """Reduce the frame rate by ``factor``: strided Conv1D ("conv"), frame stacking ("stack") or "none".
+
+    [B, T, F] -> [B, ceil(T / factor), F'] with F' = filters (conv), F * factor (stack), F (none).
+    """
+
+    def __init__(self, mode="conv", factor=2, filters=192, kernel_size=5, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("conv", "stack", "none"):
+            raise ParameterError(f"mode must be 'conv', 'stack' or 'none', got {mode!r}")
+        self.mode, self.factor, self.filters, self.kernel_size = mode, int(factor), int(filters), int(kernel_size)
+        self.conv = None
+        if mode == "conv":
+            self.conv = layers.Conv1D(
+                filters, kernel_size, strides=factor, padding="same", activation="relu", name="conv"
+            )
+            self.norm = layers.LayerNormalization(name="norm")
+
+    def build(self, input_shape):
+        if self.conv is not None:
+            self.conv.build(input_shape)
+            self.norm.build((input_shape[0], None, self.filters))
+        self.built = True
+
+    def call(self, x):
+        if self.mode == "conv":
+            return self.norm(self.conv(x))
+        if self.mode == "stack" and self.factor > 1:
+            t = ops.shape(x)[1]
+            pad = (-t) % self.factor
+            x = ops.pad(x, [[0, 0], [0, pad], [0, 0]])
+            f = x.shape[-1]
+            return ops.reshape(x, (ops.shape(x)[0], -1, f * self.factor))
+        return x
+
+    def output_dim(self, input_dim):
+        return {"conv": self.filters, "stack": input_dim * self.factor, "none": input_dim}[self.mode]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mode": self.mode,
+            "factor": self.factor,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+        }
+
+
+@keras.saving.register_keras_serializable(package="speech_lstm")
+class CTCASRModel(keras.Model):
+    """Subsampling -> N x Bidirectional(LSTM) -> Dense logits, trained with CTC on true lengths.
+
+    feature_dim: F of the input features.  vocab_size: classes including blank (index 0).
+    feature_config: FeatureConfig as a dict; vocabulary: the characters of ids 1.. (metadata
+    saved with the model). The remaining arguments are the fields of :class:`ModelConfig`.
+    """
+
+    def __init__(
+        self,
+        feature_dim,
+        vocab_size,
+        subsample="conv",
+        subsample_factor=2,
+        conv_filters=192,
+        conv_kernel=5,
+        lstm_layers=2,
+        lstm_units=128,
+        dropout=0.1,
+        feature_config=None,
+        vocabulary=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # The front end and the characters travel inside the model file, so a .keras file
+        # alone is enough to featurize and decode exactly as in training.
+        self.feature_config = dict(feature_config) if feature_config else None
+        self.vocabulary = list(vocabulary) if vocabulary else None
+        self.model_config = ModelConfig(
+            subsample=subsample,
+            subsample_factor=subsample_factor,
+            conv_filters=conv_filters,
+            conv_kernel=conv_kernel,
+            lstm_layers=lstm_layers,
+            lstm_units=lstm_units,
+            dropout=dropout,
+        )
+        self.feature_dim = int(feature_dim)
+        self.vocab_size = int(vocab_size)
+        factor = subsample_factor if subsample != "none" else 1
+        self.subsampler = FrameSubsampling(subsample, factor, conv_filters, conv_kernel, name="subsample")
+        self.bilstms = [
+            layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True, name=f"lstm_{i}"), name=f"bilstm_{i}")
+            for i in range(lstm_layers)
+        ]
+        self.dropouts = [layers.Dropout(dropout, name=f"dropout_{i}") for i in range(lstm_layers)]
+        self.classifier = layers.Dense(vocab_size, name="logits")
+
+    @property
+    def subsample_factor(self):
+        return self.subsampler.factor if self.subsampler.mode != "none" else 1
+
+    def output_lengths(self, feature_lengths):
+        """True output frames per example: ceil(feature_lengths / subsample_factor), int32 [B]."""
+        f = self.subsample_factor
+        return ops.cast((ops.cast(feature_lengths, "int32") + f - 1) // f, "int32")
+
+    def build(self, input_shape=None):
+        f = self.feature_dim
+        self.subsampler.build((None, None, f))
+        d = self.subsampler.output_dim(f)
+        for lstm in self.bilstms:
+            lstm.build((None, None, d))
+            d = 2 * self.model_config.lstm_units
+        self.classifier.build((None, None, d))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = inputs["features"]
+        x = self.subsampler(x)
+        lengths = self.output_lengths(inputs["feature_lengths"])
+        mask = ops.arange(ops.shape(x)[1])[None, :] < lengths[:, None]
+        for lstm, drop in zip(self.bilstms, self.dropouts):
+            x = lstm(x, mask=mask, training=training)
+            x = drop(x, training=training)
+        return self.classifier(x)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        per_example = ctc_loss(
+            y["labels"], y_pred, y["label_lengths"], self.output_lengths(x["feature_lengths"])
+        )
+        loss = ops.mean(per_example)
+        losses = self.losses
+        if losses:
+            loss = loss + ops.sum(losses)
+        return loss
+
+    def get_config(self):
+        import dataclasses
+
+        return {
+            "name": self.name,
+            "feature_dim": self.feature_dim,
+            "vocab_size": self.vocab_size,
+            **dataclasses.asdict(self.model_config),
+            "feature_config": self.feature_config,
+            "vocabulary": self.vocabulary,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_ctc_asr(config: ModelConfig, feature_config, vocab) -> CTCASRModel:
+    """A built (weights created) CTCASRModel for ``feature_config`` features and ``vocab`` characters."""
+    import dataclasses
+
+    model = CTCASRModel(
+        feature_config.feature_dim,
+        vocab.size,
+        name="bilstm_ctc",
+        feature_config=dataclasses.asdict(feature_config),
+        vocabulary=vocab.chars,
+        **dataclasses.asdict(config),
+    )
+    model.build()
+    return model

@@ -1,0 +1,116 @@
+"""Pictures: training curves, and features with the decoded transcript aligned in time."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_training_curves", "plot_features_alignment"]
+
+
+def _read_log(csv_path):
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    cols = {}
+    for r in rows:
+        for k, v in r.items():
+            try:
+                cols.setdefault(k, []).append(float(v))
+            except (TypeError, ValueError):
+                cols.setdefault(k, []).append(np.nan)
+    return cols
+
+
+def plot_training_curves(csv_path, out_png, title: str = "training") -> Path:
+    """Loss (train/dev), dev WER/CER and learning rate per epoch from a Keras CSVLogger file."""
+    cols = _read_log(csv_path)
+    epochs = np.array(cols.get("epoch", [])) + 1
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    ax = axes[0]
+    for key, label in (("loss", "train"), ("val_loss", "dev")):
+        if key in cols:
+            ax.plot(epochs, cols[key], marker="o", ms=3, label=label)
+    ax.set(title="CTC loss", xlabel="epoch", ylabel="nats / utterance", yscale="log")
+    ax.legend()
+    ax = axes[1]
+    for key, label in (("val_wer", "dev WER"), ("val_cer", "dev CER")):
+        if key in cols:
+            ax.plot(epochs, 100 * np.array(cols[key]), marker="o", ms=3, label=label)
+    ax.set(title="dev error rates (greedy)", xlabel="epoch", ylabel="%")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.legend()
+    ax = axes[2]
+    if "learning_rate" in cols:
+        ax.plot(epochs, cols["learning_rate"], marker="o", ms=3)
+    ax.set(title="learning rate", xlabel="epoch", yscale="log")
+    for a in axes:
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_features_alignment(
+    features: np.ndarray,
+    frames_per_second: float,
+    out_png,
+    posteriors: np.ndarray | None = None,
+    output_fps: float | None = None,
+    chars=None,
+    labels=None,
+    title: str = "",
+    n_mfcc: int | None = None,
+) -> Path:
+    """Features (top) and CTC posteriors (bottom) on one time axis, decoded characters marked.
+
+    features: float [frames, dim] at ``frames_per_second``.  posteriors: float [out_frames,
+    classes] softmax output at ``output_fps`` (class 0 = blank).  chars: list of (char, time_s)
+    emitted by the decoder.  labels: class names for the posterior rows.
+    """
+    rows = 2 if posteriors is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.8 * rows + 0.6), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    shown = features[:, :n_mfcc] if n_mfcc else features
+    duration = features.shape[0] / frames_per_second
+    ax = axes[0]
+    im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="magma", extent=[0, duration, 0, shown.shape[1]],
+                   interpolation="nearest")
+    ax.set_ylabel("MFCC coefficient" if n_mfcc else "feature")
+    fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    for ch, t in chars or []:
+        for a in axes:
+            a.axvline(t, color="cyan", lw=0.6, alpha=0.7)
+        ax.text(t, shown.shape[1] * 1.02, "␣" if ch == " " else ch, ha="center", va="bottom", fontsize=10,
+                color="black", clip_on=False)
+    if posteriors is not None:
+        ax = axes[1]
+        fps = output_fps or frames_per_second
+        out_dur = posteriors.shape[0] / fps
+        used = np.where(posteriors[:, 1:].max(axis=0) > 0.05)[0] + 1
+        im = ax.imshow(posteriors[:, used].T, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                       extent=[0, out_dur, -0.5, len(used) - 0.5], interpolation="nearest")
+        if labels is not None:
+            ax.set_yticks(range(len(used)))
+            ax.set_yticklabels(["␣" if labels[i] == " " else labels[i] for i in used], fontsize=7)
+        ax.plot(np.arange(posteriors.shape[0]) / fps + 0.5 / fps, posteriors[:, 0] * (len(used) - 1), color="white",
+                lw=0.8, alpha=0.8, label="P(blank), scaled")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_ylabel("CTC posterior")
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title, y=0.995)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

@@ -1,0 +1,57 @@
+"""The real command line, in subprocesses: usage errors exit 2, failed inputs exit 1."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "speech_lstm", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_help_lists_commands():
+    r = cli("--help")
+    assert r.returncode == 0
+    for cmd in ("synth-digits", "validate", "train", "evaluate", "transcribe"):
+        assert cmd in r.stdout
+
+
+def test_conflicting_flags_are_usage_errors(tmp_path):
+    r = cli("transcribe", "x.wav", "--model", tmp_path, "--top-paths", "3")
+    assert r.returncode == 2 and "--top-paths needs --beam-width" in r.stderr
+    r = cli("transcribe", "x.wav", "--model", tmp_path, "--beam-width", "0")
+    assert r.returncode == 2 and "--beam-width must be >= 1" in r.stderr
+
+
+def test_train_rejects_unknown_override(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train: {epochs: 1}\n")
+    r = cli("train", "--config", cfg, "--run-dir", tmp_path / "run", "--set", "train.epoch=3")
+    assert r.returncode == 2 and "unknown option 'train.epoch'" in r.stderr
+
+
+def test_train_names_a_missing_manifest(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"train: {{train_manifest: {tmp_path / 'nope.jsonl'}}}\n")
+    r = cli("train", "--config", cfg, "--run-dir", tmp_path / "run")
+    assert r.returncode == 1 and "manifest not found" in r.stderr and "nope.jsonl" in r.stderr
+
+
+def test_transcribe_with_a_non_model(tmp_path):
+    r = cli("transcribe", "x.wav", "--model", tmp_path)
+    assert r.returncode == 2 and "no best.keras" in r.stderr
+
+
+def test_synth_and_validate(tmp_path):
+    out = tmp_path / "corpus"
+    r = cli("synth-digits", "--out", out, "--num-train", 6, "--num-dev", 2, "--num-test", 2, "--workers", 1, "--quiet")
+    assert r.returncode == 0, r.stderr
+    r = cli("validate", out / "train.jsonl", out / "test.jsonl", "--decode-audio")
+    assert r.returncode == 0 and "6 entries" in r.stdout
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"audio_filepath": "gone.wav", "text": "one", "duration": 1.0}) + "\n")
+    r = cli("validate", out / "train.jsonl", bad)
+    assert r.returncode == 1 and "gone.wav: file not found" in r.stderr and "6 entries" in r.stdout

@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speech_lstm.data.espeak import ESpeak, english_accents, voice_variants
+from speech_lstm.data.manifest import read_manifest
+from speech_lstm.data.synth import DIGIT_WORDS, DigitCorpusSpec, random_digit_string, split_voices
+from speech_lstm.errors import ParameterError, SynthesisError
+
+
+def test_espeak_ships_many_english_voices():
+    accents, variants = english_accents(), voice_variants()
+    assert "en-us" in accents and "en-gb-scotland" in accents and "en-shaw" not in accents
+    assert len(accents) >= 8 and len(variants) >= 50 and "klatt" in variants
+
+
+def test_espeak_synthesizes_and_rejects_unknown_voices():
+    e = ESpeak()
+    e.set_voice("en-us+f3")
+    e.set_params(rate=150, pitch=60)
+    audio = e.synthesize("three oh five")
+    assert audio.dtype == np.int16 and e.sample_rate == 22050
+    assert 0.5 < len(audio) / e.sample_rate < 3.0
+    with pytest.raises(SynthesisError, match="unknown eSpeak NG voice 'xx-nowhere'"):
+        e.set_voice("xx-nowhere")
+
+
+def test_digit_strings():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        words = random_digit_string(rng, 1, 7).split()
+        assert 1 <= len(words) <= 7 and set(words) <= set(DIGIT_WORDS) | {"oh"}
+
+
+def test_voice_split_is_disjoint_and_deterministic():
+    variants = voice_variants()
+    a = split_voices(variants, 0.1, 0.15, seed=7)
+    assert a == split_voices(variants, 0.1, 0.15, seed=7)
+    assert a != split_voices(variants, 0.1, 0.15, seed=8)
+    sets = [set(a[s]) for s in ("train", "dev", "test")]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert sets[0] | sets[1] | sets[2] == set(variants) | {""}
+
+
+def test_corpus_manifests_split_by_voice(digits_corpus):
+    speakers = {s: {e["speaker"] for e in read_manifest(p)} for s, p in digits_corpus.items()}
+    assert not (speakers["train"] & speakers["test"]) and not (speakers["train"] & speakers["dev"])
+    entry = read_manifest(digits_corpus["test"])[0]
+    info = sf.info(entry["audio_filepath"])
+    assert info.samplerate == 16000 and info.channels == 1
+    assert abs(info.frames / 16000 - entry["duration"]) < 1e-3
+    meta = json.loads((digits_corpus["train"].parent / "corpus.json").read_text())
+    assert set(meta["voices"]) == {"train", "dev", "test"}
+
+
+def test_spec_validation():
+    with pytest.raises(ParameterError, match="min_words <= max_words"):
+        DigitCorpusSpec(min_words=3, max_words=2)
+    with pytest.raises(ParameterError, match="num_train must be >= 0"):
+        DigitCorpusSpec(num_train=-1)
+    with pytest.raises(ParameterError, match="leave at least 10%"):
+        DigitCorpusSpec(dev_voices=0.5, test_voices=0.5)
