@@ -24,8 +24,8 @@ def main():
     parser.add_argument("--manifest", default="recipes/digits/data/digits/train.jsonl")
     parser.add_argument("--utterances", type=int, default=1500)
     parser.add_argument("--cache", default="recipes/digits/data/feature_cache")
-    parser.add_argument("--variants", default="jit:3,nojit:3,nojit:2,jit:2",
-                        help="comma list of {jit|nojit}:subsample_factor")
+    parser.add_argument("--variants", default="jit:3:32,nojit:3:32,jit:3:64,nojit:2:32,jit:2:32",
+                        help="comma list of {jit|nojit}:subsample_factor:batch_size")
     args = parser.parse_args()
 
     import keras
@@ -43,10 +43,10 @@ def main():
     cache = FeatureCache(args.cache, fc)
     audio = sum(e["duration"] for e in entries)
     for variant in args.variants.split(","):
-        mode, factor = variant.split(":")
+        mode, factor, batch = variant.split(":")
         jit = mode == "jit"
         keras.utils.set_random_seed(0)
-        ds = make_dataset(entries, fc, vocab, 32, (1.5, 2.5, 3.5, 5.0, 8.0), training=True, cache=cache,
+        ds = make_dataset(entries, fc, vocab, int(batch), (1.5, 2.5, 3.5, 5.0, 8.0), training=True, cache=cache,
                           seed=0, pad_to_edges=jit)
         cfg = ModelConfig(subsample="conv", subsample_factor=int(factor), lstm_layers=2, lstm_units=128)
         model = build_ctc_asr(cfg, fc, vocab)

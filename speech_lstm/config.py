@@ -147,7 +147,9 @@ class TrainConfig:
 
     batch_size: utterances per batch.  bucket_seconds: upper edges (s) of the length buckets;
     batches are padded to their bucket edge so shapes repeat (needed for jit_compile).
-    max_minutes: wall-clock budget; training stops after the epoch that crosses it (0 = none).
+    max_minutes: wall-clock budget; training stops before an epoch that would cross it (0 = none).
+    lr_schedule: "plateau" (halve on a dev-loss plateau, lr_patience/lr_factor) or "cosine"
+    (linear warm-up over warmup_epochs, then cosine decay to 5 % over ``epochs``).
     """
 
     train_manifest: str = "data/digits/train.jsonl"
@@ -156,6 +158,8 @@ class TrainConfig:
     batch_size: int = 32
     epochs: int = 30
     learning_rate: float = 1e-3
+    lr_schedule: str = "plateau"
+    warmup_epochs: float = 0.5
     lr_patience: int = 2
     lr_factor: float = 0.5
     early_stopping_patience: int = 6
@@ -175,6 +179,11 @@ class TrainConfig:
         _check(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
         _check(self.learning_rate > 0, f"train.learning_rate must be > 0, got {self.learning_rate}")
         _check(0 < self.lr_factor < 1, f"train.lr_factor must be in (0, 1), got {self.lr_factor}")
+        _check(
+            self.lr_schedule in ("plateau", "cosine"),
+            f"train.lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}",
+        )
+        _check(0 <= self.warmup_epochs < self.epochs, "train.warmup_epochs must be >= 0 and < train.epochs")
         edges = tuple(float(b) for b in self.bucket_seconds)
         _check(len(edges) >= 1 and all(b > 0 for b in edges), "train.bucket_seconds must be a non-empty list of positive seconds")
         _check(list(edges) == sorted(set(edges)), f"train.bucket_seconds must be strictly increasing, got {list(edges)}")

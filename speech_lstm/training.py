@@ -115,6 +115,7 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = self._last - self._t0
         if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             logs["epoch_seconds"] = round(seconds, 2)
             logs["audio_sec_per_sec"] = round(self.audio / max(seconds, 1e-9), 1)
 
@@ -148,9 +149,10 @@ def _best_from_log(log_path, key):
     return min(values) if values else None
 
 
-def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool = True) -> dict:
+def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool = True, callbacks=()) -> dict:
     """Train a BiLSTM-CTC recognizer as ``config`` says, in ``run_dir``.
 
+    ``callbacks``: extra Keras callbacks, run after the built-in ones (whose metrics they see).
     Resumes an interrupted run with the same config; a finished run is not redone unless
     ``force``. A run directory with a different config is refused (ConfigError).
     Returns the training summary (also written to ``train_summary.json``).
@@ -195,7 +197,18 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
                                pad_to_edges=False)
 
     model = build_ctc_asr(config.model, fc, vocab)
-    model.compile(optimizer=keras.optimizers.Adam(tc.learning_rate, clipnorm=5.0), jit_compile=tc.jit_compile)
+    steps_per_epoch = max(1, len(train_entries) // tc.batch_size)
+    if tc.lr_schedule == "cosine":
+        warmup = int(tc.warmup_epochs * steps_per_epoch)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            tc.learning_rate / 10, decay_steps=max(1, tc.epochs * steps_per_epoch - warmup), alpha=0.05,
+            warmup_target=tc.learning_rate, warmup_steps=warmup)
+        if not warmup:
+            learning_rate = keras.optimizers.schedules.CosineDecay(tc.learning_rate, tc.epochs * steps_per_epoch,
+                                                                   alpha=0.05)
+    else:
+        learning_rate = tc.learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), jit_compile=tc.jit_compile)
 
     log_path = run_dir / "train_log.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_cer", mode="min",
@@ -204,11 +217,14 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     if previous_best is not None:  # resumed: do not let a worse epoch replace best.keras
         checkpoint.best = previous_best
     budget = TimeBudget(tc.max_minutes) if tc.max_minutes else None
-    callbacks = [
+    extra_callbacks, callbacks = callbacks, [
         DevMetrics(dev_eval_ds, vocab),
         Throughput(sum(float(e["duration"]) for e in train_entries)),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=tc.lr_factor, patience=tc.lr_patience,
-                                          min_lr=tc.learning_rate / 100, verbose=0),
+    ]
+    if tc.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=tc.lr_factor,
+                                                           patience=tc.lr_patience, min_lr=tc.learning_rate / 100))
+    callbacks += [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience),
         checkpoint,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -216,6 +232,7 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     ]
     if budget:
         callbacks.append(budget)
+    callbacks += list(extra_callbacks)
     t0 = time.perf_counter()
     history = model.fit(train_ds, epochs=tc.epochs, callbacks=callbacks,
                         verbose=1 if progress else 0)

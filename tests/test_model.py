@@ -57,3 +57,28 @@ def test_save_load_round_trip_keeps_weights_and_metadata(tmp_path):
     assert loaded.vocabulary == V.chars and loaded.feature_config["n_mfcc"] == 13
     assert [layer.name for layer in loaded.layers][:2] == ["subsample", "bilstm_0"]
     assert CTCASRModel.from_config(m.get_config()).get_config() == m.get_config()
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_projected_lstm_matches_keras_lstm(go_backwards):
+    from speech_lstm.models import ProjectedLSTM
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 25, 12)).astype(np.float32)
+    mask = np.ones((3, 25), bool)
+    mask[1, 17:] = False
+    mask[2, 4:] = False
+    ref = keras.layers.LSTM(10, return_sequences=True, go_backwards=go_backwards)
+    ours = ProjectedLSTM(10, return_sequences=True, go_backwards=go_backwards)
+    ref.build(x.shape)
+    ours.build(x.shape)
+    ours.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in ref.get_weights()])
+    ref.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x, mask=mask).numpy(), ref(x, mask=mask).numpy(), atol=1e-5)
+    last = ProjectedLSTM(10, go_backwards=go_backwards)
+    last.build(x.shape)
+    last.set_weights(ours.get_weights())
+    ref_last = keras.layers.LSTM(10, go_backwards=go_backwards)
+    ref_last.build(x.shape)
+    ref_last.set_weights(ours.get_weights())
+    np.testing.assert_allclose(last(x, mask=mask).numpy(), ref_last(x, mask=mask).numpy(), atol=1e-5)

@@ -62,3 +62,19 @@ def test_spec_validation():
         DigitCorpusSpec(num_train=-1)
     with pytest.raises(ParameterError, match="leave at least 10%"):
         DigitCorpusSpec(dev_voices=0.5, test_voices=0.5)
+
+
+def test_echo_and_reverb_are_deterministic_and_keep_length():
+    from speech_lstm.data.synth import add_echo_and_reverb
+
+    x = np.zeros(16000, np.float32)
+    x[1000] = 1.0
+    echoed = add_echo_and_reverb(x, 16000, echo=(0.01, 0.5))
+    assert echoed[1000] == 1.0 and echoed[1160] == pytest.approx(0.5)
+    a = add_echo_and_reverb(x, 16000, rt60=0.3, rng=np.random.default_rng(4))
+    b = add_echo_and_reverb(x, 16000, rt60=0.3, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    assert len(a) == len(x) and a[1000] == pytest.approx(1.0)
+    tail = np.abs(a[1000 + 160 : 1000 + 4800])
+    assert tail.max() > 0.01 and np.abs(a[1000 + 4800 :]).max() < 1e-6
+    np.testing.assert_array_equal(add_echo_and_reverb(x, 16000), x)

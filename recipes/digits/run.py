@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 
 # Corpus size per config: utterances per split (voices are disjoint across splits).
 CORPORA = {
-    "default": {"num_train": 6000, "num_dev": 400, "num_test": 600},
+    "default": {"num_train": 7000, "num_dev": 400, "num_test": 600},
     "debug": {"num_train": 160, "num_dev": 40, "num_test": 40},
 }
 

@@ -89,6 +89,9 @@ def make_dataset(
     edges = bucket_frame_edges(bucket_seconds, feature_config)
     max_frames = edges[-1] - 1
     labels = [vocab.encode(e["text"]) for e in entries]
+    # One label width for every batch (the longest transcript, rounded up to 16), so the only
+    # shape that varies is the bucket's frame count: XLA compiles one program per bucket.
+    label_width = -(-max(len(lab) for lab in labels) // 16) * 16
     entries = list(entries)
 
     def load(index, aug_seed):
@@ -141,7 +144,7 @@ def make_dataset(
         drop_remainder=training,
     )
     if pad_to_edges:
-        ds = ds.map(lambda x: _pad_to_edge(x, edges), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda x: _pad_to_edge(x, edges, label_width), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(
         lambda x: (
             {"features": x["features"], "feature_lengths": tf.cast(x["feature_lengths"], tf.int32)},
@@ -155,14 +158,11 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _pad_to_edge(batch, edges):
-    """Pad the time axis up to the smallest bucket edge that fits, so shapes repeat."""
+def _pad_to_edge(batch, edges, label_width):
+    """Pad frames up to the smallest bucket edge that fits and labels to ``label_width``."""
     t = tf.shape(batch["features"])[1]
     edges_t = tf.constant([e - 1 for e in edges], tf.int32)
     target = tf.reduce_min(tf.boolean_mask(edges_t, edges_t >= t))
     feats = tf.pad(batch["features"], [[0, 0], [0, target - t], [0, 0]])
-    # Labels padded to a fixed cap too (a few shapes only): round up to a multiple of 16.
-    ln = tf.shape(batch["labels"])[1]
-    lt = ((ln + 15) // 16) * 16
-    labels = tf.pad(batch["labels"], [[0, 0], [0, lt - ln]])
+    labels = tf.pad(batch["labels"], [[0, 0], [0, label_width - tf.shape(batch["labels"])[1]]])
     return {**batch, "features": feats, "labels": labels}

@@ -14,6 +14,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import fftconvolve
 from tqdm.auto import tqdm
 
 from speech_lstm.audio import resample, write_audio
@@ -33,6 +34,12 @@ class DigitCorpusSpec:
 
     dev_voices / test_voices: fraction of the voice variants held out for each split.
     noise_prob: chance of a low-level noise floor (SNR uniform in snr_db) instead of digital silence.
+    speed_prob / speed: training utterances only: chance and range of speed perturbation
+    (resampling, which shifts tempo, pitch and formants together, as a different vocal tract
+    would), to multiply the timbres beyond eSpeak NG's own voices.  echo_prob / reverb_prob:
+    training utterances only: chance of a single echo (5-40 ms, gain 0.2-0.7) and of room
+    reverberation (synthetic exponentially decaying impulse response, RT60 0.1-0.5 s).
+    Dev and test stay unperturbed.
     """
 
     num_train: int = 4000
@@ -46,9 +53,13 @@ class DigitCorpusSpec:
     rate: tuple = (120, 230)
     pitch: tuple = (15, 85)
     pitch_range: tuple = (10, 90)
-    lead_silence: tuple = (0.05, 0.4)
+    lead_silence: tuple = (0.05, 0.25)
     noise_prob: float = 0.5
     snr_db: tuple = (25.0, 50.0)
+    speed_prob: float = 0.7
+    speed: tuple = (0.85, 1.15)
+    echo_prob: float = 0.25
+    reverb_prob: float = 0.2
     sample_rate: int = 16000
     seed: int = 0
 
@@ -60,8 +71,11 @@ class DigitCorpusSpec:
             raise ParameterError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
         if not (0 < self.dev_voices and 0 < self.test_voices and self.dev_voices + self.test_voices < 0.9):
             raise ParameterError("dev_voices and test_voices must be > 0 and leave at least 10% of voices for training")
-        if not 0 <= self.oh_prob <= 1 or not 0 <= self.noise_prob <= 1:
-            raise ParameterError("oh_prob and noise_prob must be probabilities in [0, 1]")
+        probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob)
+        if not all(0 <= p <= 1 for p in probs):
+            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob and reverb_prob must be in [0, 1]")
+        if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
+            raise ParameterError(f"speed must be a range within [0.5, 2.0], got {self.speed}")
 
 
 def random_digit_string(rng: np.random.Generator, min_words=1, max_words=7, oh_prob=0.3) -> str:
@@ -117,6 +131,12 @@ def _plan(spec: DigitCorpusSpec, out_dir: Path):
                     "noise": bool(rng.random() < spec.noise_prob),
                     "snr_db": float(rng.uniform(*spec.snr_db)),
                     "seed": int(rng.integers(2**31)),
+                    "speed": float(rng.uniform(*spec.speed))
+                    if split == "train" and rng.random() < spec.speed_prob else 1.0,
+                    "echo": (float(rng.uniform(0.005, 0.040)), float(rng.uniform(0.2, 0.7)))
+                    if split == "train" and rng.random() < spec.echo_prob else None,
+                    "rt60": float(rng.uniform(0.1, 0.5))
+                    if split == "train" and rng.random() < spec.reverb_prob else None,
                 }
             )
     return jobs, voices
@@ -127,11 +147,13 @@ def _render(job, sample_rate):
     engine.set_voice(job["voice"])
     engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"])
     pcm = engine.synthesize(job["text"])
-    wav = resample(pcm.astype(np.float32) / 32768.0, engine.sample_rate, sample_rate)
+    # Reading the audio as if recorded at speed * rate: speed > 1 is faster and higher.
+    wav = resample(pcm.astype(np.float32) / 32768.0, int(round(engine.sample_rate * job["speed"])), sample_rate)
     rng = np.random.default_rng(job["seed"])
     wav = np.concatenate(
         [np.zeros(int(job["lead"] * sample_rate), np.float32), wav, np.zeros(int(job["trail"] * sample_rate), np.float32)]
     )
+    wav = add_echo_and_reverb(wav, sample_rate, job["echo"], job["rt60"], rng)
     peak = float(np.max(np.abs(wav))) or 1.0
     wav = wav / peak * (10 ** (job["gain_db"] / 20))
     if job["noise"]:
@@ -145,8 +167,32 @@ def _render(job, sample_rate):
         "duration": round(len(wav) / sample_rate, 4),
         "speaker": job["speaker"],
         "accent": job["accent"],
+        "speed": round(job["speed"], 3),
         "split": job["split"],
     }
+
+
+def add_echo_and_reverb(wav, sample_rate, echo=None, rt60=None, rng=None):
+    """Channel effects on float32 [samples]: one echo ``(delay_s, gain)`` and/or room reverberation.
+
+    The room is a synthetic impulse response: a direct path plus exponentially decaying noise
+    reaching -60 dB at ``rt60`` seconds. Output has the input's length.
+    """
+    out = wav
+    if echo is not None:
+        delay = max(1, int(echo[0] * sample_rate))
+        out = out.copy()
+        out[delay:] += echo[1] * wav[:-delay]
+    if rt60 is not None:
+        rng = rng or np.random.default_rng(0)
+        n = int(rt60 * sample_rate)
+        t = np.arange(n) / sample_rate
+        ir = rng.standard_normal(n).astype(np.float32) * np.exp(-6.9 * t / rt60).astype(np.float32)
+        ir[0] = 0.0
+        ir *= 0.5 / (np.sqrt(np.sum(ir**2)) + 1e-9)  # reverberant energy about -6 dB re direct
+        ir[0] = 1.0
+        out = fftconvolve(out, ir)[: len(wav)].astype(np.float32)
+    return out
 
 
 def _render_star(args):

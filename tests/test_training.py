@@ -1,0 +1,58 @@
+"""Training-loop behaviour on a tiny model: run directory contents and resume after a crash."""
+
+import csv
+
+import keras
+import pytest
+
+from speech_lstm.config import ExperimentConfig, ModelConfig, TrainConfig
+from speech_lstm.training import load_run, train
+
+
+class Crash(keras.callbacks.Callback):
+    """Simulates a killed process at the end of an epoch (after the backup was written)."""
+
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise RuntimeError("simulated crash")
+
+
+def tiny_config(corpus, run_dir, **train_kw):
+    m = str(corpus["train"])
+    return ExperimentConfig(
+        model=ModelConfig(subsample="stack", subsample_factor=2, lstm_layers=1, lstm_units=16, dropout=0.0),
+        train=TrainConfig(train_manifest=m, dev_manifest=str(corpus["dev"]), test_manifest=m, batch_size=8,
+                          epochs=4, jit_compile=False, bucket_seconds=(4.0,), max_duration=6.0,
+                          feature_cache=str(run_dir / "cache"), early_stopping_patience=10, **train_kw),
+    )
+
+
+def _epochs(run_dir):
+    with open(run_dir / "train_log.csv", newline="") as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+def test_killed_run_resumes_where_it_stopped(digits_corpus, tmp_path):
+    run_dir = tmp_path / "run"
+    config = tiny_config(digits_corpus, run_dir, lr_schedule="cosine")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, run_dir, progress=False, callbacks=[Crash(at_epoch=1)])
+    assert _epochs(run_dir) == [0, 1]
+    assert (run_dir / "backup").exists() and not (run_dir / "train_summary.json").exists()
+    summary = train(config, run_dir, progress=False)
+    assert _epochs(run_dir) == [0, 1, 2, 3]  # epochs 2 and 3 only were run the second time
+    assert summary["epochs_completed"] == 4
+    assert not (run_dir / "backup").exists()
+    model, fc, vocab = load_run(run_dir / "best.keras")
+    assert fc == config.features and vocab.size == model.vocab_size
+
+
+def test_time_budget_stops_early(digits_corpus, tmp_path):
+    run_dir = tmp_path / "run"
+    config = tiny_config(digits_corpus, run_dir, max_minutes=0.001)
+    summary = train(config, run_dir, progress=False)
+    assert summary["stopped_for_time_budget"] and summary["epochs_completed"] == 1
