@@ -150,6 +150,8 @@ class TrainConfig:
     max_minutes: wall-clock budget; training stops before an epoch that would cross it (0 = none).
     lr_schedule: "plateau" (halve on a dev-loss plateau, lr_patience/lr_factor) or "cosine"
     (linear warm-up over warmup_epochs, then cosine decay to 5 % over ``epochs``).
+    ema_momentum: > 0 keeps an exponential moving average of the weights (per step); the
+    averaged weights are the ones evaluated on dev and checkpointed each epoch (0 = off).
     """
 
     train_manifest: str = "data/digits/train.jsonl"
@@ -160,6 +162,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "plateau"
     warmup_epochs: float = 0.5
+    ema_momentum: float = 0.0
     lr_patience: int = 2
     lr_factor: float = 0.5
     early_stopping_patience: int = 6
@@ -184,6 +187,7 @@ class TrainConfig:
             f"train.lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}",
         )
         _check(0 <= self.warmup_epochs < self.epochs, "train.warmup_epochs must be >= 0 and < train.epochs")
+        _check(0 <= self.ema_momentum < 1, f"train.ema_momentum must be in [0, 1), got {self.ema_momentum}")
         edges = tuple(float(b) for b in self.bucket_seconds)
         _check(len(edges) >= 1 and all(b > 0 for b in edges), "train.bucket_seconds must be a non-empty list of positive seconds")
         _check(list(edges) == sorted(set(edges)), f"train.bucket_seconds must be strictly increasing, got {list(edges)}")

@@ -208,7 +208,8 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
                                                                    alpha=0.05)
     else:
         learning_rate = tc.learning_rate
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), jit_compile=tc.jit_compile)
+    ema = {"use_ema": True, "ema_momentum": tc.ema_momentum} if tc.ema_momentum else {}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0, **ema), jit_compile=tc.jit_compile)
 
     log_path = run_dir / "train_log.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_cer", mode="min",
@@ -218,6 +219,9 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
         checkpoint.best = previous_best
     budget = TimeBudget(tc.max_minutes) if tc.max_minutes else None
     extra_callbacks, callbacks = callbacks, [
+        # With EMA: the averaged weights are swapped in at each epoch end, so dev metrics,
+        # best.keras and the backup all see them; the raw weights come back for training.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if tc.ema_momentum else []),
         DevMetrics(dev_eval_ds, vocab),
         Throughput(sum(float(e["duration"]) for e in train_entries)),
     ]
