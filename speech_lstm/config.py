@@ -240,8 +240,6 @@ _SECTIONS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConf
 def _coerce(value, annotation, name):
     """Convert ``value`` (from YAML or a --set string) to the field's annotated type."""
     hint = annotation
-    if isinstance(hint, str):
-        hint = eval(hint, {"tuple": tuple}, {})  # annotations are postponed strings
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -284,13 +282,14 @@ def _build_section(cls, values, section):
     if not isinstance(values, dict):
         raise ConfigError(f"section '{section}' must be a mapping, got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
             f"unknown option(s) {', '.join(section + '.' + u for u in unknown)}; "
             f"valid options in '{section}': {', '.join(sorted(fields))}"
         )
-    kwargs = {k: _coerce(v, fields[k].type, f"{section}.{k}") for k, v in values.items()}
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     return cls(**kwargs)
 
 

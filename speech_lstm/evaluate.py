@@ -102,7 +102,10 @@ def evaluate_model(
     (lower is faster; the whole pass, on this machine).
     """
     options = options or DecodeOptions()
-    dataset = make_dataset(entries, feature_config, vocab, batch_size, bucket_seconds, training=False, cache=cache)
+    longest = max(float(e["duration"]) for e in entries)
+    edges = tuple(b for b in bucket_seconds if b < longest) + (longest + 1.0,)  # every entry fits a bucket
+    dataset = make_dataset(entries, feature_config, vocab, batch_size, edges, training=False, cache=cache,
+                           pad_to_edges=False)
     forward = inference_function(model)
     t0 = time.perf_counter()
     rows, _ = predict_dataset(model, dataset, vocab, options, forward)
