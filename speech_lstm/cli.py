@@ -73,9 +73,7 @@ def cmd_train(args):
 def _decode_options(args):
     from speech_lstm.config import DecodeOptions
 
-    if args.beam_width is None and getattr(args, "top_paths", 1) > 1:
-        raise ConfigError("--top-paths needs --beam-width")
-    if args.beam_width is None:
+    if args.beam_width is None:  # main() already refused --top-paths without --beam-width
         return DecodeOptions()
     return DecodeOptions(strategy="beam", beam_width=args.beam_width, top_paths=getattr(args, "top_paths", 1))
 

@@ -103,6 +103,10 @@ class FeatureCache:
         ident = f"{path}|{st.st_size}|{st.st_mtime_ns}|{offset}|{duration}"
         return self.dir / (hashlib.sha1(ident.encode()).hexdigest() + ".npy")
 
+    def has(self, path, offset=0.0, duration=None) -> bool:
+        """Whether an entry exists (without reading it)."""
+        return self._key(path, offset, duration).exists()
+
     def get(self, path, offset=0.0, duration=None):
         key = self._key(path, offset, duration)
         if key.exists():

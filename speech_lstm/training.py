@@ -81,16 +81,15 @@ class DevMetrics(keras.callbacks.Callback):
     One forward pass gives all three (cheaper than Keras's own validation pass plus decoding).
     """
 
-    def __init__(self, dataset, vocab, limit=None):
+    def __init__(self, dataset, vocab):
         super().__init__()
-        self.dataset, self.vocab, self.limit = dataset, vocab, limit
+        self.dataset, self.vocab = dataset, vocab
         self._forward = None
 
     def on_epoch_end(self, epoch, logs=None):
         if self._forward is None:
             self._forward = inference_function(self.model)
-        rows, _ = predict_dataset(self.model, self.dataset, self.vocab, forward=self._forward, limit=self.limit,
-                                  with_loss=True)
+        rows, _ = predict_dataset(self.model, self.dataset, self.vocab, forward=self._forward, with_loss=True)
         scores = error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows])
         if logs is not None:
             logs["val_loss"] = float(np.mean([r["loss"] for r in rows]))

@@ -30,14 +30,14 @@ def bucket_frame_edges(bucket_seconds, feature_config: FeatureConfig) -> list[in
     return [feature_config.num_frames(int(round(s * feature_config.sample_rate))) + 1 for s in bucket_seconds]
 
 
+def _segment(entry):
+    """(offset, duration) to read: the whole file unless the entry has an offset."""
+    return float(entry.get("offset", 0.0)), float(entry["duration"]) if entry.get("offset") else None
+
+
 def load_features(entry, feature_config, cache=None):
-    return featurize_file(
-        entry["audio_filepath"],
-        feature_config,
-        cache,
-        offset=float(entry.get("offset", 0.0)),
-        duration=float(entry["duration"]) if entry.get("offset") else None,
-    )
+    offset, duration = _segment(entry)
+    return featurize_file(entry["audio_filepath"], feature_config, cache, offset=offset, duration=duration)
 
 
 def warm_feature_cache(entries, feature_config, cache_root, workers=2, desc="features") -> None:
@@ -48,10 +48,7 @@ def warm_feature_cache(entries, feature_config, cache_root, workers=2, desc="fea
     """
     cache = FeatureCache(cache_root, feature_config)
 
-    def offset_duration(e):
-        return float(e.get("offset", 0.0)), float(e["duration"]) if e.get("offset") else None
-
-    todo = [e for e in entries if cache.get(e["audio_filepath"], *offset_duration(e)) is None]
+    todo = [e for e in entries if not cache.has(e["audio_filepath"], *_segment(e))]
     if not todo:
         return
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
