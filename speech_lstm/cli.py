@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
+from speech_lstm.writers import FORMATS
 
 __all__ = ["main", "build_parser"]
 
@@ -94,26 +95,65 @@ def cmd_evaluate(args):
     return 0
 
 
-def cmd_transcribe(args):
-    from speech_lstm.transcribe import Recognizer, expand_inputs
-    from speech_lstm.writers import format_transcript
+def _output_path(path: Path, root: Path, out_dir: Path, fmt: str) -> Path:
+    from speech_lstm.writers import EXTENSIONS
 
-    options = _decode_options(args)
-    paths, problems = expand_inputs(args.inputs)
+    try:
+        rel = path.resolve().relative_to(root)
+    except ValueError:
+        rel = Path(path.name)
+    return out_dir / rel.with_suffix(EXTENSIONS[fmt])
+
+
+def cmd_transcribe(args):
+    from speech_lstm.segment import SegmentOptions
+    from speech_lstm.transcribe import expand_inputs, load_recognizer, read_list_file, transcribe_files
+    from speech_lstm.writers import format_transcript, write_transcript
+
+    items = list(args.inputs) + (read_list_file(args.inputs_from) if args.inputs_from else [])
+    if not items:
+        raise ConfigError("no inputs: give audio files, directories or patterns, or --inputs-from FILE")
+    paths, problems = expand_inputs(items)
+    if len(paths) > 1 and args.format in ("json", "srt", "vtt") and not args.output_dir:
+        raise ConfigError(f"--format {args.format} writes one document per input: give --output-dir "
+                          f"for {len(paths)} inputs (or use --format jsonl)")
     for item, reason in problems:
         _err(f"{item}: {reason}")
-    recognizer = Recognizer.load(args.model, options)
-    failed = len(problems)
-    for path, result in recognizer.transcribe_paths(paths, batch_size=args.batch_size):
+    segment_options = SegmentOptions(max_seconds=args.max_segment_seconds)
+    recognizer = load_recognizer(args.model)
+    if args.emission_lag is not None:
+        recognizer.emission_lag = args.emission_lag
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    existing = [str(p.resolve().parent) for p in paths if p.is_file()]
+    root = Path(os.path.commonpath(existing)) if existing else Path.cwd()  # output tree mirrors the inputs
+    failed, written = len(problems), 0
+    results = transcribe_files(recognizer, paths, _decode_options(args), batch_size=args.batch_size,
+                               segment_options=segment_options, progress=False if args.quiet else None)
+    for path, result in results:
         if isinstance(result, SpeechLSTMError):
             _err(str(result))
             failed += 1
-            continue
-        line = format_transcript(result, args.format)
-        if args.format == "txt" and len(paths) > 1:
-            line = f"{path}\t{line}"
-        print(line, flush=True)
+        elif out_dir is not None:
+            write_transcript(result, _output_path(path, root, out_dir, args.format), args.format)
+            written += 1
+        else:
+            text = format_transcript(result, args.format)
+            if args.format == "txt" and len(paths) > 1:
+                text = f"{path}\t{text}"
+            print(text, end="" if text.endswith("\n") else "\n", flush=True)
+    if out_dir is not None:
+        print(f"wrote {written} {args.format} file(s) under {out_dir}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_export(args):
+    from speech_lstm.export import export_saved_model
+
+    out = export_saved_model(args.model, args.out, beam_width=args.beam_width, top_paths=args.top_paths,
+                             force=args.force, emission_lag=args.emission_lag)
+    print(f"exported {args.model} -> {out}  (signatures: serving_default, beam_search; "
+          f"inspect with: saved_model_cli show --dir {out} --all)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,13 +201,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_decode(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("transcribe", help="transcribe audio files", formatter_class=fmt)
-    p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns")
-    p.add_argument("--model", required=True, help="run directory or .keras file")
-    p.add_argument("--format", choices=["txt", "jsonl"], default="txt")
+    p = sub.add_parser("transcribe", help="transcribe audio files (any length)", formatter_class=fmt)
+    p.add_argument("inputs", nargs="*", help="audio files, directories (searched recursively) or glob patterns")
+    p.add_argument("--inputs-from", metavar="FILE", help="a text file listing inputs, one per line")
+    p.add_argument("--model", required=True, help="exported SavedModel directory, run directory or .keras file")
+    p.add_argument("--format", choices=FORMATS, default="txt")
+    p.add_argument("--output-dir", help="write one file per input here (mirrors the input folders)")
     p.add_argument("--top-paths", type=int, default=1, help="n-best size (needs --beam-width)")
+    p.add_argument("--max-segment-seconds", type=float, default=20.0,
+                   help="longer files are cut in pauses into segments of at most this length")
+    p.add_argument("--emission-lag", type=float, default=None,
+                   help="seconds to move word starts back by (default: the export's calibrated value, else 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_decode(p)
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("export", help="export a model as a TensorFlow SavedModel (raw audio in, text out)",
+                       formatter_class=fmt)
+    p.add_argument("model", help="run directory or .keras file")
+    p.add_argument("--out", required=True, help="SavedModel directory to create")
+    p.add_argument("--beam-width", type=int, default=16, help="beam width of the beam_search signature")
+    p.add_argument("--top-paths", type=int, default=4, help="n-best size of the beam_search signature")
+    p.add_argument("--emission-lag", type=float, default=0.0,
+                   help="seconds to move word starts back by (from calibrate_emission_lag)")
+    p.add_argument("--force", action="store_true", help="replace an existing export")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
@@ -175,7 +233,7 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "top_paths", 1) > 1 and args.beam_width is None:
+    if args.command == "transcribe" and getattr(args, "top_paths", 1) > 1 and args.beam_width is None:
         parser.error("--top-paths needs --beam-width")
     if getattr(args, "beam_width", None) is not None and args.beam_width < 1:
         parser.error("--beam-width must be >= 1")

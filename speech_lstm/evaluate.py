@@ -19,7 +19,7 @@ from speech_lstm.ctc import ctc_loss, decode_logits
 from speech_lstm.data.pipeline import make_dataset
 from speech_lstm.text import Vocabulary
 
-__all__ = ["error_rates", "predict_dataset", "evaluate_model", "write_results", "inference_function"]
+__all__ = ["error_rates", "word_timing_errors", "predict_dataset", "evaluate_model", "write_results", "inference_function"]
 
 
 def error_rates(refs: list[str], hyps: list[str]) -> dict:
@@ -40,6 +40,29 @@ def error_rates(refs: list[str], hyps: list[str]) -> dict:
         "num_utterances": len(refs),
         "sentence_error_rate": float(np.mean([r != h for r, h in pairs])),
     }
+
+
+def word_timing_errors(ref_words, hyp_words) -> dict:
+    """Start/end errors (hyp - ref, seconds) of the words a transcript got right.
+
+    ref_words / hyp_words: sequences of objects or dicts with ``word``, ``start``, ``end``. The
+    word sequences are aligned with jiwer; only words in matching runs are timed. Returns
+    ``{"matched", "start_errors", "end_errors"}`` (numpy arrays).
+    """
+    def get(w, key):
+        return w[key] if isinstance(w, dict) else getattr(w, key)
+
+    ref_text = " ".join(get(w, "word") for w in ref_words)
+    hyp_text = " ".join(get(w, "word") for w in hyp_words)
+    starts, ends = [], []
+    if ref_text and hyp_text:
+        for chunk in jiwer.process_words(ref_text, hyp_text).alignments[0]:
+            if chunk.type == "equal":
+                for k in range(chunk.ref_end_idx - chunk.ref_start_idx):
+                    r, h = ref_words[chunk.ref_start_idx + k], hyp_words[chunk.hyp_start_idx + k]
+                    starts.append(get(h, "start") - get(r, "start"))
+                    ends.append(get(h, "end") - get(r, "end"))
+    return {"matched": len(starts), "start_errors": np.array(starts), "end_errors": np.array(ends)}
 
 
 def inference_function(model):
