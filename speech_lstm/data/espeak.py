@@ -1,7 +1,8 @@
 """eSpeak NG through the ``espeakng-loader`` wheel (ctypes; no system espeak needed).
 
 The library keeps global state, so one :class:`ESpeak` per process; use a process pool to
-synthesize in parallel.
+synthesize in parallel.  :meth:`ESpeak.synthesize_with_words` also returns eSpeak NG's word
+events (where each word of the text starts in the audio), for time-aligned references.
 """
 
 from __future__ import annotations
@@ -13,13 +14,37 @@ import numpy as np
 
 from speech_lstm.errors import SynthesisError
 
-__all__ = ["ESpeak", "english_accents", "voice_variants"]
+__all__ = ["ESpeak", "WordEvent", "english_accents", "voice_variants"]
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAMS = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "wordgap": 7}
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+
+# (text_position: 1-based character index, length: characters, start: seconds from the start of the audio)
+WordEvent = tuple[int, int, float]
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` from speak_lib.h; the callback gets an array ending in type 0."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # milliseconds from the start of this synthesis
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
 
 
 def _loader():
@@ -70,12 +95,15 @@ class ESpeak:
             raise SynthesisError(f"espeak_Initialize failed (returned {rate})")
         self.sample_rate = int(rate)
         self._chunks = []
+        self._words = None  # a list while synthesize_with_words runs: word events are collected
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
 
     def _collect(self, wav, num_samples, events):
         if num_samples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
+        if self._words is not None and events:
+            self._words.extend(_word_events(events))
         return 0
 
     def set_voice(self, name: str) -> None:
@@ -91,6 +119,17 @@ class ESpeak:
             if value is not None:
                 self._lib.espeak_SetParameter(_PARAMS[key], int(value), 0)
 
+    def set_random_seed(self, seed: int) -> None:
+        """Seed eSpeak NG's noise generator (breathy and whispered voice variants).
+
+        The library seeds it from the clock otherwise, so those voices differ from run to run.
+        """
+        fn = getattr(self._lib, "espeak_ng_SetRandSeed", None)
+        if fn is None:  # pragma: no cover - eSpeak NG < 1.52
+            raise SynthesisError("this libespeak-ng has no espeak_ng_SetRandSeed (needs eSpeak NG >= 1.52)")
+        fn.argtypes, fn.restype = [ctypes.c_long], None
+        fn(int(seed))
+
     def synthesize(self, text: str) -> np.ndarray:
         """Speak ``text`` with the current voice and parameters: int16 [samples] at :attr:`sample_rate`."""
         data = text.encode("utf-8")
@@ -102,3 +141,31 @@ class ESpeak:
         if not self._chunks:
             raise SynthesisError(f"eSpeak NG produced no audio for {text!r}")
         return np.concatenate(self._chunks)
+
+    def synthesize_with_words(self, text: str) -> tuple[np.ndarray, list[WordEvent]]:
+        """Like :meth:`synthesize`, plus one ``(text_position, length, start_seconds)`` per spoken word.
+
+        ``text_position`` is 1-based in characters, so ``text[pos - 1 : pos - 1 + length]`` is the
+        word; ``start_seconds`` comes from eSpeak NG's ``audio_position`` (1 ms resolution) and
+        marks the start of the word's first phoneme (for a stop such as /t/, its silent closure).
+        """
+        self._words = []
+        try:
+            audio = self.synthesize(text)
+            words = self._words
+        finally:
+            self._words = None
+        return audio, words
+
+
+def _word_events(events) -> list[WordEvent]:
+    """The WORD events of a callback's event array (address of ``espeak_EVENT[]``, type-0 terminated)."""
+    array = ctypes.cast(events, ctypes.POINTER(_Event))
+    found = []
+    i = 0
+    while array[i].type != _EVENT_LIST_TERMINATED:
+        ev = array[i]
+        if ev.type == _EVENT_WORD:
+            found.append((int(ev.text_position), int(ev.length), ev.audio_position / 1000.0))
+        i += 1
+    return found
