@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Connected spoken digits, end to end: synthesize -> validate -> train -> evaluate -> transcribe.
+"""Connected spoken digits, end to end: synthesize -> validate -> train -> evaluate -> transcribe
+-> export a SavedModel (checked against the Keras model) -> transcribe a long recording.
 
     python recipes/digits/run.py                  # default config (about 13 minutes on 2 cores)
     python recipes/digits/run.py --config debug   # a one-minute smoke run
@@ -28,6 +29,73 @@ CORPORA = {
 }
 
 
+# Long-recording checks: minutes of the timing-calibration recording (its own seed) and of the test one.
+LONG = {"default": {"calibration_minutes": 2, "test_minutes": 30}, "debug": {"calibration_minutes": 0.5, "test_minutes": 1}}
+
+
+def export_and_check(run_dir: Path, recognizer, test_entries, long_cfg) -> Path:
+    """Calibrate word timings on a held-out recording, export, and compare the export's
+    transcripts with the Keras model's on the test split (written to results.json)."""
+    from speech_lstm.data.long_recording import build_long_recording, words_json_path
+    from speech_lstm.export import ExportedRecognizer, export_saved_model
+    from speech_lstm.transcribe import calibrate_emission_lag, transcribe_files
+
+    cal_wav = Path("data/long/calibration.wav")
+    if not cal_wav.exists():
+        build_long_recording(cal_wav, long_cfg["calibration_minutes"], seed=1, progress=False)
+    cal = calibrate_emission_lag(recognizer, cal_wav, json.loads(words_json_path(cal_wav).read_text())["words"])
+    print(f"emission lag {cal['emission_lag']:.3f} s (median over {cal['matched']} words of {cal_wav})")
+    export = export_saved_model(run_dir, run_dir / "export", force=True, emission_lag=cal["emission_lag"])
+    exported = ExportedRecognizer(export)
+    paths = [e["audio_filepath"] for e in test_entries]
+    keras_text = [tr.text for _, tr in transcribe_files(recognizer, paths, batch_size=32, progress=False)]
+    export_text = [tr.text for _, tr in transcribe_files(exported, paths, batch_size=32, progress=False)]
+    same = sum(a == b for a, b in zip(keras_text, export_text))
+    print(f"{export}: {same}/{len(paths)} test transcripts identical to the Keras model's")
+    (run_dir / "export_check.json").write_text(json.dumps(
+        {"utterances": len(paths), "identical": same, "calibration": cal}, indent=1))
+    return export
+
+
+def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
+    """Transcribe a long recording with the export; word start errors vs where words were placed."""
+    import jiwer
+    import numpy as np
+
+    from speech_lstm.data.long_recording import build_long_recording, words_json_path
+    from speech_lstm.evaluate import word_timing_errors
+    from speech_lstm.export import ExportedRecognizer
+    from speech_lstm.transcribe import transcribe_files
+    from speech_lstm.writers import write_transcript
+
+    wav = Path(f"data/long/test_{long_cfg['test_minutes']}min.wav")
+    if not wav.exists():
+        build_long_recording(wav, long_cfg["test_minutes"], seed=0)
+    ref = json.loads(words_json_path(wav).read_text())
+    t0 = time.perf_counter()
+    (_, tr), = transcribe_files(ExportedRecognizer(export), [wav])
+    wall = time.perf_counter() - t0
+    for fmt in ("srt", "json"):
+        write_transcript(tr, run_dir / f"long_recording.{fmt}", fmt)
+    err = word_timing_errors(ref["words"], tr.words)
+    starts, ends = np.abs(err["start_errors"]), np.abs(err["end_errors"])
+    out = {
+        "minutes": long_cfg["test_minutes"], "segments": len(tr.segments),
+        "wer": jiwer.wer(" ".join(w["word"] for w in ref["words"]), tr.text),
+        "wall_seconds": round(wall, 1), "rtf": round(wall / ref["duration"], 5),
+        "words": len(ref["words"]), "timed_words": err["matched"],
+        "start_error_mean": round(float(err["start_errors"].mean()), 3),
+        "start_error_abs_max": round(float(starts.max()), 3),
+        "starts_off_by_more_than_0.2s": int((starts > 0.2).sum()),
+        "end_error_abs_median": round(float(np.median(ends)), 3),
+        "ends_off_by_more_than_0.2s": int((ends > 0.2).sum()),
+        "parity": json.loads((run_dir / "export_check.json").read_text()),
+    }
+    (run_dir / "long_recording.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: v for k, v in out.items() if k != "parity"}))
+    return out
+
+
 def stage(name):
     print(f"\n=== {name} ===", flush=True)
     return time.perf_counter()
@@ -50,7 +118,7 @@ def main(argv=None) -> int:
     from speech_lstm.plots import plot_features_alignment
     from speech_lstm.text import Vocabulary
     from speech_lstm.training import load_run, train
-    from speech_lstm.transcribe import Recognizer
+    from speech_lstm.transcribe import Recognizer, transcribe_files
 
     config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
     name = config_path.stem
@@ -101,7 +169,7 @@ def main(argv=None) -> int:
     t = stage("5. transcribe a few test files")
     recognizer = Recognizer(model, fc, vocab)
     sample = [e for e in test_entries if len(e["text"].split()) >= 3][:3]
-    for path, tr in recognizer.transcribe_paths([e["audio_filepath"] for e in sample]):
+    for path, tr in transcribe_files(recognizer, [e["audio_filepath"] for e in sample], progress=False):
         words = " ".join(f"{w.word}@{w.start:.2f}s" for w in tr.words)
         print(f"{Path(path).name}: {tr.text!r}  [{words}]")
     entry = sample[0]
@@ -122,6 +190,14 @@ def main(argv=None) -> int:
               f"ref {entry['text']!r} / hyp {vocab.decode(hyp.ids)!r}",
     )
     timings["transcribe"] = time.perf_counter() - t
+
+    t = stage("6. export a SavedModel (raw audio in, text out) and check it against the Keras model")
+    export = export_and_check(run_dir, recognizer, test_entries, LONG.get(name, LONG["default"]))
+    timings["export"] = time.perf_counter() - t
+
+    t = stage("7. transcribe a long recording (utterances joined by pauses) with the export")
+    long_results = transcribe_long_recording(run_dir, export, LONG.get(name, LONG["default"]))
+    timings["long_recording"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
@@ -131,6 +207,11 @@ def main(argv=None) -> int:
     print(f"training: {summary['epochs_completed']} epochs, median {summary['median_epoch_seconds']} s/epoch, "
           f"{summary['median_audio_sec_per_sec']} audio-s per s")
     print(f"stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    print(f"export: {export}  (identical transcripts on the test split: "
+          f"{long_results['parity']['identical']}/{long_results['parity']['utterances']})")
+    print(f"long recording: {long_results['minutes']} min, WER {100 * long_results['wer']:.2f} %, RTF "
+          f"{long_results['rtf']:.4f}, word starts within {long_results['start_error_abs_max']:.3f} s "
+          f"(mean {long_results['start_error_mean']:+.3f} s)")
     print(f"plots: {run_dir / 'training_curves.png'}  {png}")
     print(f"results: {run_dir / 'results.json'}  {run_dir / 'RESULTS.md'}")
     return 0

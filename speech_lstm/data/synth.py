@@ -146,6 +146,7 @@ def _render(job, sample_rate):
     engine = ESpeak()
     engine.set_voice(job["voice"])
     engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"])
+    engine.set_random_seed(job["seed"])  # breathy/whispered variants use eSpeak NG's noise generator
     pcm = engine.synthesize(job["text"])
     # Reading the audio as if recorded at speed * rate: speed > 1 is faster and higher.
     wav = resample(pcm.astype(np.float32) / 32768.0, int(round(engine.sample_rate * job["speed"])), sample_rate)
