@@ -42,24 +42,32 @@ def error_rates(refs: list[str], hyps: list[str]) -> dict:
     }
 
 
-def word_timing_errors(ref_words, hyp_words) -> dict:
+def word_timing_errors(ref_words, hyp_words, spans=None, slack: float = 0.25) -> dict:
     """Start/end errors (hyp - ref, seconds) of the words a transcript got right.
 
     ref_words / hyp_words: sequences of objects or dicts with ``word``, ``start``, ``end``. The
-    word sequences are aligned with jiwer; only words in matching runs are timed. Returns
-    ``{"matched", "start_errors", "end_errors"}`` (numpy arrays).
+    word sequences are aligned with jiwer; only words in matching runs are timed. ``spans``:
+    optional (start, end) times of the reference utterances; each is aligned on its own (with the
+    hypothesis words starting within ``slack`` s of it), so a recognition error cannot pair a word
+    with a namesake in another utterance. Returns ``{"matched", "start_errors", "end_errors"}``.
     """
     def get(w, key):
         return w[key] if isinstance(w, dict) else getattr(w, key)
 
-    ref_text = " ".join(get(w, "word") for w in ref_words)
-    hyp_text = " ".join(get(w, "word") for w in hyp_words)
+    if spans is None:
+        groups = [(list(ref_words), list(hyp_words))]
+    else:
+        groups = [([w for w in ref_words if a <= get(w, "start") < b],
+                   [w for w in hyp_words if a - slack <= get(w, "start") < b + slack]) for a, b in spans]
     starts, ends = [], []
-    if ref_text and hyp_text:
+    for refs, hyps in groups:
+        ref_text, hyp_text = " ".join(get(w, "word") for w in refs), " ".join(get(w, "word") for w in hyps)
+        if not (ref_text and hyp_text):
+            continue
         for chunk in jiwer.process_words(ref_text, hyp_text).alignments[0]:
             if chunk.type == "equal":
                 for k in range(chunk.ref_end_idx - chunk.ref_start_idx):
-                    r, h = ref_words[chunk.ref_start_idx + k], hyp_words[chunk.hyp_start_idx + k]
+                    r, h = refs[chunk.ref_start_idx + k], hyps[chunk.hyp_start_idx + k]
                     starts.append(get(h, "start") - get(r, "start"))
                     ends.append(get(h, "end") - get(r, "end"))
     return {"matched": len(starts), "start_errors": np.array(starts), "end_errors": np.array(ends)}

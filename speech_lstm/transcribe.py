@@ -279,9 +279,10 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
         bar.close()
 
 
-def calibrate_emission_lag(recognizer, wav_path, ref_words) -> dict:
+def calibrate_emission_lag(recognizer, wav_path, ref_words, spans=None) -> dict:
     """Measure how late the recognizer's word start times are on a recording with known word
-    times (``ref_words``: dicts with ``word``, ``start``, ``end``), e.g. one made by
+    times (``ref_words``: dicts with ``word``, ``start``, ``end``; ``spans``: the utterances'
+    (start, end), see :func:`speech_lstm.evaluate.word_timing_errors`), e.g. one made by
     :func:`speech_lstm.data.long_recording.build_long_recording` with a seed of its own.
 
     Returns ``{"emission_lag", "matched", "words"}``: the median start error of correctly
@@ -294,7 +295,7 @@ def calibrate_emission_lag(recognizer, wav_path, ref_words) -> dict:
         recognizer.emission_lag = saved
     if isinstance(result, SpeechLSTMError):
         raise result
-    errors = word_timing_errors(ref_words, result.words)
+    errors = word_timing_errors(ref_words, result.words, spans)
     if errors["matched"] == 0:
         raise ParameterError(f"{wav_path}: no word was recognized, cannot calibrate timings")
     return {"emission_lag": round(float(np.median(errors["start_errors"])), 3), "matched": errors["matched"],

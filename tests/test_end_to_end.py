@@ -103,3 +103,30 @@ def test_cli_evaluate_writes_results(overfit_run, digits_corpus, tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())["test"]
     assert results["wer"] == 0.0 and results["rtf"] > 0
     assert "| test |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_export_of_a_trained_model_reproduces_its_transcripts(overfit_run, digits_corpus, tmp_path):
+    """A trained model exported and served where speech_lstm is never imported: same transcripts
+    as the Keras model (which gets every one of them right)."""
+    from speech_lstm.data.manifest import read_manifest
+
+    run_dir, _ = overfit_run
+    entries = read_manifest(digits_corpus["train"])
+    export = tmp_path / "export"
+    assert cli("export", run_dir, "--out", export).returncode == 0
+    script = tmp_path / "serve.py"
+    script.write_text(
+        "import json, sys\n"
+        "import numpy as np, soundfile as sf, tensorflow as tf\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "texts = []\n"
+        "for p in sys.argv[2:]:\n"
+        "    w = sf.read(p, dtype='float32')[0]\n"
+        "    out = m.signatures['serving_default'](waveform=tf.constant(w[None]), lengths=tf.constant([len(w)]))\n"
+        "    texts.append(out['text'].numpy()[0].decode())\n"
+        "assert not any(n.startswith('speech_lstm') for n in sys.modules)\n"
+        "print(json.dumps(texts))\n")
+    r = subprocess.run([sys.executable, str(script), str(export), *[e["audio_filepath"] for e in entries]],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [e["text"] for e in entries]

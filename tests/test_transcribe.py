@@ -153,3 +153,17 @@ def test_cli_export_then_transcribe_a_folder_to_subtitles(tiny_model_path, long_
     assert r.returncode == 2 and "--output-dir" in r.stderr
     r = cli("transcribe", inputs / "long.wav", "--model", export, "--format", "json", "--max-segment-seconds", "5")
     assert r.returncode == 0 and len(json.loads(r.stdout)["segments"]) == len(long_wav[1])
+
+
+def test_word_timing_errors_align_within_utterances():
+    from speech_lstm.evaluate import word_timing_errors
+
+    def words(*pairs):
+        return [{"word": w, "start": t, "end": t + 0.2} for w, t in pairs]
+
+    # Utterance A ("one" at 1.0 s) was missed; utterance B ("two five" at 3.0 s) heard as "one five".
+    ref, hyp = words(("one", 1.0), ("two", 3.0), ("five", 3.3)), words(("one", 3.02), ("five", 3.34))
+    everything = word_timing_errors(ref, hyp)
+    assert everything["matched"] == 2 and everything["start_errors"][0] == pytest.approx(2.02)  # a false pair
+    per_utterance = word_timing_errors(ref, hyp, spans=[(0.9, 1.5), (2.9, 3.8)])
+    assert per_utterance["matched"] == 1 and per_utterance["start_errors"][0] == pytest.approx(0.04)

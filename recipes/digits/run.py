@@ -43,7 +43,8 @@ def export_and_check(run_dir: Path, recognizer, test_entries, long_cfg) -> Path:
     cal_wav = Path("data/long/calibration.wav")
     if not cal_wav.exists():
         build_long_recording(cal_wav, long_cfg["calibration_minutes"], seed=1, progress=False)
-    cal = calibrate_emission_lag(recognizer, cal_wav, json.loads(words_json_path(cal_wav).read_text())["words"])
+    ref = json.loads(words_json_path(cal_wav).read_text())
+    cal = calibrate_emission_lag(recognizer, cal_wav, ref["words"], [(u["start"], u["end"]) for u in ref["utterances"]])
     print(f"emission lag {cal['emission_lag']:.3f} s (median over {cal['matched']} words of {cal_wav})")
     export = export_saved_model(run_dir, run_dir / "export", force=True, emission_lag=cal["emission_lag"])
     exported = ExportedRecognizer(export)
@@ -77,7 +78,7 @@ def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
     wall = time.perf_counter() - t0
     for fmt in ("srt", "json"):
         write_transcript(tr, run_dir / f"long_recording.{fmt}", fmt)
-    err = word_timing_errors(ref["words"], tr.words)
+    err = word_timing_errors(ref["words"], tr.words, [(u["start"], u["end"]) for u in ref["utterances"]])
     starts, ends = np.abs(err["start_errors"]), np.abs(err["end_errors"])
     out = {
         "minutes": long_cfg["test_minutes"], "segments": len(tr.segments),
@@ -183,8 +184,8 @@ def main(argv=None) -> int:
     png = plot_features_alignment(
         feats, fc.frames_per_second, run_dir / "mfcc_alignment.png",
         posteriors=np.exp(log_softmax(logits[0, : lengths[0]])),
-        output_fps=1.0 / recognizer.output_seconds,
-        chars=[(vocab.id_to_char(k), f * recognizer.output_seconds) for k, f in zip(hyp.ids, hyp.frames)],
+        output_fps=1.0 / recognizer.frame_seconds,
+        chars=[(vocab.id_to_char(k), f * recognizer.frame_seconds) for k, f in zip(hyp.ids, hyp.frames)],
         labels=["<b>"] + vocab.chars, n_mfcc=fc.n_mfcc,
         title=f"{Path(entry['audio_filepath']).name} (voice {entry.get('speaker')}, {entry.get('accent')}): "
               f"ref {entry['text']!r} / hyp {vocab.decode(hyp.ids)!r}",

@@ -120,7 +120,7 @@ def build_long_recording(out_wav, minutes: float, seed: int, sample_rate: int = 
     try:
         with sf.SoundFile(str(partial), "w", samplerate=sample_rate, channels=1, subtype="PCM_16",
                           format=file_format) as f, \
-                tqdm(total=round(total / sample_rate), unit="s", desc=out_wav.name, disable=not progress) as bar:
+                tqdm(total=round(total / sample_rate), unit="s", desc=out_wav.name, disable=None if progress else True) as bar:
             while True:
                 gap = int(round(rng.uniform(*pause) * sample_rate))
                 job = plan_utterance(rng, variants, spec)
