@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_training_curves", "plot_features_alignment"]
+__all__ = ["plot_training_curves", "plot_features_alignment", "plot_word_timings"]
 
 
 def _read_log(csv_path):
@@ -109,6 +109,44 @@ def plot_features_alignment(
     axes[-1].set_xlabel("time (s)")
     if title:
         fig.suptitle(title, y=0.995)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_word_timings(waveform, sample_rate: int, offset: float, words, out_png, ref_words=None, segments=None,
+                      title: str = "word timings") -> Path:
+    """A stretch of audio with the recognised words (shaded spans, labelled) and, when given, the
+    reference word starts (dashed lines) and the speech segments the file was cut into.
+
+    waveform: float32 [samples] starting ``offset`` s into the file; words / ref_words: objects or
+    dicts with ``word``, ``start``, ``end`` (s, absolute); segments: dicts with ``start``, ``end``.
+    """
+    def get(w, key):
+        return w[key] if isinstance(w, dict) else getattr(w, key)
+
+    t0, t1 = offset, offset + len(waveform) / sample_rate
+    fig, ax = plt.subplots(figsize=(15, 3.6))
+    t = offset + np.arange(len(waveform)) / sample_rate
+    ax.plot(t, waveform, color="0.55", lw=0.4)
+    peak = float(np.max(np.abs(waveform))) or 1.0
+    for s in segments or []:
+        if s["end"] > t0 and s["start"] < t1:
+            ax.axvspan(s["start"], s["end"], ymin=0.02, ymax=0.08, color="tab:green", alpha=0.6)
+    for i, w in enumerate(words):
+        if t0 <= get(w, "start") < t1:
+            ax.axvspan(get(w, "start"), get(w, "end"), color="tab:blue", alpha=0.15)
+            ax.text(get(w, "start"), peak * (1.08 if i % 2 else 1.22), get(w, "word"), fontsize=8, color="tab:blue")
+    for w in ref_words or []:
+        if t0 <= get(w, "start") < t1:
+            ax.axvline(get(w, "start"), color="tab:red", ls="--", lw=0.8)
+    ax.set(xlim=(t0, t1), ylim=(-peak * 1.1, peak * 1.4), xlabel="time in the file (s)", yticks=[], title=title)
+    handles = [plt.Rectangle((0, 0), 1, 1, color="tab:blue", alpha=0.3, label="recognised word (start-end)"),
+               plt.Line2D([], [], color="tab:red", ls="--", label="reference word start"),
+               plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.6, label="speech segment")]
+    ax.legend(handles=handles[: 1 + (ref_words is not None) + (segments is not None)], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png, dpi=110)

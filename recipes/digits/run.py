@@ -78,6 +78,13 @@ def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
     wall = time.perf_counter() - t0
     for fmt in ("srt", "json"):
         write_transcript(tr, run_dir / f"long_recording.{fmt}", fmt)
+    from speech_lstm.audio import load_audio
+    from speech_lstm.plots import plot_word_timings
+
+    start = 60.0  # a 15 s stretch one minute in
+    plot_word_timings(load_audio(wav, 16000, offset=start, duration=15.0), 16000, start, tr.words,
+                      run_dir / "long_recording_timings.png", ref["words"], tr.segments,
+                      title=f"{wav.name}, {start:.0f}-{start + 15:.0f} s: recognised words vs where they were placed")
     err = word_timing_errors(ref["words"], tr.words, [(u["start"], u["end"]) for u in ref["utterances"]])
     starts, ends = np.abs(err["start_errors"]), np.abs(err["end_errors"])
     out = {
