@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_decode(p):
         p.add_argument("--beam-width", type=int, default=None, help="beam search with this width (default: greedy)")
-        p.add_argument("--batch-size", type=int, default=16)
+        p.add_argument("--batch-size", type=int, default=32)
 
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=fmt)
     p.add_argument("--model", required=True, help="run directory or .keras file")

@@ -108,21 +108,23 @@ def speech_regions(levels: np.ndarray, options: SegmentOptions) -> list[tuple[fl
 
 
 def _read(path, sr_in, start_s, end_s, sample_rate):
-    with sf.SoundFile(str(path)) as f:
-        f.seek(min(int(round(start_s * sr_in)), f.frames))
-        data = f.read(frames=max(0, int(round((end_s - start_s) * sr_in))), dtype="float32", always_2d=True)
+    start = int(round(start_s * sr_in))
+    data, _ = sf.read(str(path), start=start, stop=start + max(0, int(round((end_s - start_s) * sr_in))),
+                      dtype="float32", always_2d=True)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     return resample(np.ascontiguousarray(mono), sr_in, sample_rate)
 
 
-def iter_segments(path, sample_rate: int, options: SegmentOptions | None = None, min_samples: int = 1):
+def iter_segments(path, sample_rate: int, options: SegmentOptions | None = None, min_samples: int = 1, info=None):
     """Yield the :class:`Segment` s of a file, in time order, at ``sample_rate``.
+
+    info: the file's ``audio_info`` when the caller already has it.
 
     Raises AudioLoadError (before yielding anything) for missing, unreadable, empty, too short
     (< ``min_samples`` at the model rate) or NaN audio. A silent file yields nothing.
     """
     options = options or SegmentOptions()
-    sr_in, total, _ = audio_info(path)
+    sr_in, total, _ = info or audio_info(path)
     if total == 0:
         raise AudioLoadError(path, "empty audio (0 samples)")
     if total * sample_rate / sr_in < min_samples:

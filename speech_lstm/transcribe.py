@@ -34,6 +34,9 @@ from speech_lstm.training import load_run
 __all__ = ["Recognizer", "load_recognizer", "Transcript", "Word", "expand_inputs", "read_list_file",
            "transcribe_files", "calibrate_emission_lag", "AUDIO_EXTENSIONS"]
 
+# Segments are sorted by length (less padding) within a window of this many batches or seconds.
+WINDOW_SEGMENTS, WINDOW_SECONDS = 8, 600
+
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".opus", ".w64", ".caf"}
 
 
@@ -179,8 +182,8 @@ def _words(hyp: Hypothesis, vocab, frame_seconds: float, offset: float, lag: flo
 class _File:
     """One input's progress: its decoded segments, whether all were read, or its error."""
 
-    def __init__(self, path, duration):
-        self.path, self.duration = str(path), duration
+    def __init__(self, path):
+        self.path, self.duration, self.info = str(path), 0.0, None
         self.results: dict = {}
         self.num_segments: int | None = None
         self.error: SpeechLSTMError | None = None
@@ -210,7 +213,8 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
 
     Long files are cut in pauses into segments of at most ``segment_options.max_seconds``;
     segments from several files are sorted by length into batches of ``batch_size``. Memory
-    is bounded by a window of ``4 * batch_size`` segments. ``progress``: a bar on stderr
+    is bounded by the sorting window: ``WINDOW_SEGMENTS * batch_size`` segments or
+    ``WINDOW_SECONDS`` of audio, whichever comes first. ``progress``: a bar on stderr
     (None: only when stderr is a terminal).
     """
     options = options or DecodeOptions()
@@ -220,16 +224,22 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
     min_samples = int(0.025 * recognizer.sample_rate)
     files = []
     for p in paths:
+        f = _File(p)
         try:
-            sr, frames, _ = audio_info(p)
-            files.append(_File(p, frames / sr))
+            f.info = audio_info(p)
+            f.duration = f.info[1] / f.info[0]
         except SpeechLSTMError as e:
-            files.append(_File(p, 0.0))
-            files[-1].error = e
+            f.error = e
+        files.append(f)
     bar = tqdm(total=round(sum(f.duration for f in files), 1), unit="s", desc="transcribe", file=sys.stderr,
                disable=(None if progress is None else not progress), dynamic_ncols=True, leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
     window, emitted = [], 0
+    window_samples = [0]
+    max_samples = WINDOW_SECONDS * recognizer.sample_rate
+
+    def full():
+        return len(window) >= WINDOW_SEGMENTS * batch_size or window_samples[0] >= max_samples
 
     def run_window():
         window.sort(key=lambda item: len(item[1].waveform))
@@ -242,6 +252,7 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
                 f.done_seconds += seconds
                 bar.update(seconds)
         window.clear()
+        window_samples[0] = 0
 
     def finished():
         nonlocal emitted
@@ -258,22 +269,23 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
             if f is not None and f.error is None:
                 try:
                     kept = 0
-                    for seg in iter_segments(f.path, recognizer.sample_rate, segment_options, min_samples):
+                    for seg in iter_segments(f.path, recognizer.sample_rate, segment_options, min_samples, f.info):
                         if len(seg.waveform) < min_samples:
                             continue  # a click between pauses
                         seg.index, kept = kept, kept + 1
                         window.append((f, seg))
-                        if len(window) >= 4 * batch_size:  # a long file streams through the window
+                        window_samples[0] += len(seg.waveform)
+                        if full():  # a long file streams through the window
                             run_window()
                     f.num_segments = kept
                 except SpeechLSTMError as e:
                     f.error = e
                     window[:] = [item for item in window if item[0] is not f]
-            if len(window) >= 4 * batch_size:
+                    window_samples[0] = sum(len(seg.waveform) for _, seg in window)
+            if full():
                 run_window()
             yield from finished()
-        if window:
-            run_window()
+        run_window()
         yield from finished()
     finally:
         bar.close()
