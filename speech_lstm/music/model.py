@@ -1,0 +1,150 @@
+"""LSTM models of polyphonic music on piano rolls (88 keys, MIDI 21..108).
+
+``RollLSTM``: frames 0..T-2 -> LSTM stack -> 88 independent sigmoids predicting frame t+1
+(the JSB Chorales benchmark's "LSTM" row). Training pieces are padded into batches with a
+per-frame weight of 0 on padding; the loss is the benchmark's: the sum over keys of the
+Bernoulli log-loss, per predicted frame.
+
+``predict_rolls`` returns probabilities aligned the way :mod:`speech_lstm.music.metrics`
+scores them: ``probs[t]`` is the prediction for frame ``t`` from frames ``< t`` (row 0 is the
+unscored first frame).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from speech_lstm.errors import ParameterError
+
+__all__ = ["RollModelConfig", "build_roll_lstm", "predict_rolls", "train_roll_model", "transpose_roll", "KEYS"]
+
+KEYS = 88
+
+
+@dataclasses.dataclass(frozen=True)
+class RollModelConfig:
+    """units / layers: LSTM size and depth.  dropout: on LSTM outputs.  transpose: random shifts
+    in semitones applied to whole training pieces (kept only where every note stays on the
+    keyboard).  patience: epochs without a better validation NLL before stopping."""
+
+    units: int = 256
+    layers: int = 1
+    dropout: float = 0.3
+    batch_size: int = 8
+    epochs: int = 150
+    learning_rate: float = 1e-3
+    transpose: int = 0
+    patience: int = 25
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.units < 1 or self.layers < 1 or not 0 <= self.dropout < 1 or self.batch_size < 1 or self.epochs < 1:
+            raise ParameterError(f"roll model config out of range: {self}")
+
+
+def build_roll_lstm(config: RollModelConfig) -> keras.Model:
+    """[batch, frames, 88] float -> logits [batch, frames, 88] of the next frame's keys."""
+    inputs = keras.Input((None, KEYS), name="roll")
+    x = inputs
+    for i in range(config.layers):
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(KEYS, name="keys")(x)
+    model = keras.Model(inputs, logits, name="roll_lstm")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=frame_loss)
+    return model
+
+
+@keras.saving.register_keras_serializable(package="speech_lstm")
+def frame_loss(y_true, logits):
+    """Sum over the 88 keys of the Bernoulli log-loss, per frame: [batch, frames]."""
+    return keras.ops.sum(keras.ops.binary_crossentropy(y_true, logits, from_logits=True), axis=-1)
+
+
+def transpose_roll(roll: np.ndarray, shift: int) -> np.ndarray | None:
+    """The roll moved ``shift`` semitones, or None when a note would leave the keyboard."""
+    if shift == 0:
+        return roll
+    used = np.flatnonzero(roll.any(axis=0))
+    if used.size == 0 or used.min() + shift < 0 or used.max() + shift >= KEYS:
+        return None
+    return np.roll(roll, shift, axis=1)
+
+
+def _batches(rolls, batch_size, rng=None, transpose=0):
+    """(inputs, targets, weights) batches of padded pieces; shuffled and transposed when ``rng``."""
+    order = rng.permutation(len(rolls)) if rng is not None else np.arange(len(rolls))
+    for i in range(0, len(order), batch_size):
+        pieces = []
+        for j in order[i: i + batch_size]:
+            roll = rolls[j]
+            if rng is not None and transpose:
+                moved = transpose_roll(roll, int(rng.integers(-transpose, transpose + 1)))
+                roll = roll if moved is None else moved
+            pieces.append(roll.astype(np.float32))
+        steps = max(len(p) for p in pieces) - 1
+        x = np.zeros((len(pieces), steps, KEYS), np.float32)
+        y = np.zeros_like(x)
+        w = np.zeros((len(pieces), steps), np.float32)
+        for b, p in enumerate(pieces):
+            n = len(p) - 1
+            x[b, :n], y[b, :n], w[b, :n] = p[:-1], p[1:], 1.0
+        yield x, y, w
+
+
+def predict_rolls(model, rolls, batch_size: int = 16) -> list[np.ndarray]:
+    """Key probabilities per frame, aligned with the rolls (row 0: no prediction, set to 0.5)."""
+    out = []
+    for x, _, w in _batches(rolls, batch_size):
+        probs = keras.ops.convert_to_numpy(keras.ops.sigmoid(model(x, training=False)))
+        for b in range(len(x)):
+            n = int(w[b].sum())
+            out.append(np.concatenate([np.full((1, KEYS), 0.5, np.float32), probs[b, :n]]))
+    return out
+
+
+def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir, progress: bool = True) -> dict:
+    """Train with early stopping on the validation NLL (nats per frame, as the benchmark scores
+    it); keeps ``run_dir/best.keras``, ``train_log.jsonl``. Resumes from ``run_dir/last.keras``."""
+    from speech_lstm.music.metrics import frame_nll
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = build_roll_lstm(config)
+    log_path, state_path = run_dir / "train_log.jsonl", run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best": None, "since": 0}
+    if state["epoch"] and (run_dir / "last.keras").exists():
+        model.load_weights(run_dir / "last.keras")
+        rng = np.random.default_rng([config.seed, state["epoch"]])
+    for epoch in range(state["epoch"], config.epochs):
+        t0, losses = time.perf_counter(), []
+        for x, y, w in _batches(train_rolls, config.batch_size, rng, config.transpose):
+            w = w * (w.size / w.sum())  # Keras divides by all frames, padding included: loss = mean over real frames
+            losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
+        valid = frame_nll(valid_rolls, predict_rolls(model, valid_rolls))["nll"]
+        row = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "valid_nll": round(valid, 4),
+               "seconds": round(time.perf_counter() - t0, 2)}
+        with open(log_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if progress:
+            print(f"epoch {row['epoch']:3d}  train {row['train_loss']:.3f}  valid NLL {valid:.3f}  ({row['seconds']} s)",
+                  flush=True)
+        improved = state["best"] is None or valid < state["best"]
+        if improved:
+            model.save(run_dir / "best.keras")
+        state = {"epoch": epoch + 1, "best": valid if improved else state["best"],
+                 "since": 0 if improved else state["since"] + 1}
+        model.save(run_dir / "last.keras")
+        state_path.write_text(json.dumps(state))
+        if state["since"] >= config.patience:
+            break
+    return state

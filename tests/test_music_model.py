@@ -1,0 +1,67 @@
+"""The piano-roll LSTM: shapes and alignment of its predictions, transposition, training that
+learns and resumes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from speech_lstm.errors import ParameterError
+from speech_lstm.music.metrics import frame_nll
+from speech_lstm.music.model import RollModelConfig, build_roll_lstm, predict_rolls, train_roll_model, transpose_roll
+
+
+def _pieces(n, seed=0):
+    """Four held voices moving by small steps: easy to beat a fresh model on."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        frames = int(rng.integers(12, 30))
+        roll = np.zeros((frames, 88), bool)
+        for v in range(4):
+            p = 30 + 8 * v
+            for t in range(frames):
+                p += int(rng.integers(-1, 2)) if rng.random() < 0.3 else 0
+                roll[t, p] = True
+        out.append(roll)
+    return out
+
+
+def test_predictions_are_aligned_with_the_rolls():
+    model = build_roll_lstm(RollModelConfig(units=8))
+    rolls = _pieces(3)
+    probs = predict_rolls(model, rolls, batch_size=2)
+    assert [p.shape for p in probs] == [r.shape for r in rolls]
+    assert (probs[0][0] == 0.5).all() and ((probs[1] > 0) & (probs[1] < 1)).all()
+    # frame t's prediction depends only on frames < t
+    changed = [r.copy() for r in rolls[:1]]
+    changed[0][-1] = ~changed[0][-1]
+    np.testing.assert_allclose(predict_rolls(model, changed)[0], probs[0], atol=1e-6)
+
+
+def test_transpose_keeps_notes_on_the_keyboard():
+    roll = np.zeros((2, 88), bool)
+    roll[0, 0] = roll[1, 87] = True
+    assert transpose_roll(roll, 1) is None and transpose_roll(roll, -1) is None
+    roll[1, 87] = False
+    assert transpose_roll(roll, 3)[0, 3] and transpose_roll(roll, 0) is roll
+    with pytest.raises(ParameterError):
+        RollModelConfig(units=0)
+
+
+def test_training_learns_and_resumes(tmp_path):
+    train, valid = _pieces(16), _pieces(4, seed=1)
+    config = RollModelConfig(units=16, epochs=2, batch_size=4, learning_rate=1e-2, transpose=2, patience=5)
+    first = train_roll_model(train, valid, config, tmp_path, progress=False)
+    assert first["epoch"] == 2 and (tmp_path / "best.keras").exists()
+    more = train_roll_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
+                            progress=False)
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2, 3, 4] and more["epoch"] == 4
+    assert log[-1]["valid_nll"] < log[0]["valid_nll"] < 88 * np.log(2) + 1
+    import keras
+
+    from speech_lstm.music.model import frame_loss
+
+    best = keras.saving.load_model(tmp_path / "best.keras", custom_objects={"frame_loss": frame_loss})
+    assert frame_nll(valid, predict_rolls(best, valid))["nll"] == pytest.approx(more["best"], rel=1e-4)
