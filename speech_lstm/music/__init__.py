@@ -1,1 +1,2 @@
-"""Symbolic music data: the Bach chorales, piano rolls, token streams and splits (see ``corpus``)."""
+"""Symbolic music: Bach chorale and JSB data, piano rolls, token streams, splits (``corpus``),
+piano-roll metrics and baselines (``metrics``) and a piano-roll LSTM (``model``)."""
