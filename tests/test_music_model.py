@@ -65,3 +65,23 @@ def test_training_learns_and_resumes(tmp_path):
 
     best = keras.saving.load_model(tmp_path / "best.keras", custom_objects={"frame_loss": frame_loss})
     assert frame_nll(valid, predict_rolls(best, valid))["nll"] == pytest.approx(more["best"], rel=1e-4)
+
+
+def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():
+    model = build_roll_lstm(RollModelConfig(kind="pitch", units=8, pitch_units=8))
+    roll = _pieces(1)[0]
+    base = predict_rolls(model, [roll])[0]
+    changed = roll.copy()
+    k = int(np.flatnonzero(changed[5])[0])
+    changed[5, k] = ~changed[5, k]
+    moved = np.abs(predict_rolls(model, [changed])[0] - base) > 1e-7
+    assert not moved[:5].any() and not moved[5, : k + 1].any() and moved[5, k + 1:].any() and moved[6:].any()
+
+
+def test_pitch_model_trains(tmp_path):
+    train, valid = _pieces(8), _pieces(2, seed=1)
+    state = train_roll_model(train, valid, RollModelConfig(kind="pitch", units=8, pitch_units=8, epochs=2,
+                                                           batch_size=4, learning_rate=1e-2), tmp_path, progress=False)
+    assert state["epoch"] == 2 and state["best"] < 88 * np.log(2)
+    with pytest.raises(ParameterError, match="kind"):
+        RollModelConfig(kind="nade")

@@ -5,6 +5,12 @@
 per-frame weight of 0 on padding; the loss is the benchmark's: the sum over keys of the
 Bernoulli log-loss, per predicted frame.
 
+``PitchLSTM`` (``kind="pitch"``): the same time LSTM, then a second LSTM that runs up the 88
+keys of the predicted frame, key by key, each step seeing the time LSTM's state, whether the key
+below is on in that frame, the previous frame around the key and the key's embedding; so the
+keys of a frame are modelled jointly, autoregressively (as an RNN-NADE does). With the true frame
+fed in (teacher forcing), its per-key probabilities give the exact joint log-likelihood.
+
 ``predict_rolls`` returns probabilities aligned the way :mod:`speech_lstm.music.metrics`
 scores them: ``probs[t]`` is the prediction for frame ``t`` from frames ``< t`` (row 0 is the
 unscored first frame).
@@ -22,7 +28,7 @@ import numpy as np
 
 from speech_lstm.errors import ParameterError
 
-__all__ = ["RollModelConfig", "build_roll_lstm", "predict_rolls", "train_roll_model", "transpose_roll", "KEYS"]
+__all__ = ["RollModelConfig", "PitchLSTM", "build_roll_lstm", "predict_rolls", "train_roll_model", "transpose_roll", "KEYS"]
 
 KEYS = 88
 
@@ -33,8 +39,10 @@ class RollModelConfig:
     in semitones applied to whole training pieces (kept only where every note stays on the
     keyboard).  patience: epochs without a better validation NLL before stopping."""
 
+    kind: str = "roll"
     units: int = 256
     layers: int = 1
+    pitch_units: int = 64
     dropout: float = 0.3
     batch_size: int = 8
     epochs: int = 150
@@ -44,22 +52,67 @@ class RollModelConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if self.kind not in ("roll", "pitch"):
+            raise ParameterError(f"music model kind must be 'roll' or 'pitch', got {self.kind!r}")
         if self.units < 1 or self.layers < 1 or not 0 <= self.dropout < 1 or self.batch_size < 1 or self.epochs < 1:
             raise ParameterError(f"roll model config out of range: {self}")
 
 
+@keras.saving.register_keras_serializable(package="speech_lstm")
+class PitchLSTM(keras.layers.Layer):
+    """Per frame, an LSTM over the 88 keys (ascending): [context [B, T, D], previous frame
+    [B, T, 88], target frame [B, T, 88]] -> logits [B, T, 88], key k seeing only keys < k of
+    the target frame."""
+
+    def __init__(self, units=64, window=2, embed=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.window, self.embed = units, window, embed
+        self.keys = keras.layers.Embedding(KEYS, embed)
+        self.lstm = keras.layers.LSTM(units, return_sequences=True)
+        self.out = keras.layers.Dense(1)
+
+    def call(self, inputs):
+        context, previous, target = inputs
+        ops = keras.ops
+        batch, steps = ops.shape(context)[0], ops.shape(context)[1]
+        below = ops.pad(target[..., :-1], [[0, 0], [0, 0], [1, 0]])  # key k sees key k-1 of its own frame
+        w = self.window
+        padded = ops.pad(previous, [[0, 0], [0, 0], [w, w]])
+        around = ops.stack([padded[..., i: i + KEYS] for i in range(2 * w + 1)], axis=-1)  # [B, T, 88, 2w+1]
+        keys = ops.broadcast_to(self.keys(ops.arange(KEYS))[None, None], (batch, steps, KEYS, self.embed))
+        ctx = ops.broadcast_to(context[:, :, None, :], (batch, steps, KEYS, ops.shape(context)[-1]))
+        features = ops.concatenate([ctx, below[..., None], around, keys], axis=-1)
+        flat = ops.reshape(features, (batch * steps, KEYS, ops.shape(features)[-1]))
+        logits = self.out(self.lstm(flat))
+        return ops.reshape(logits, (batch, steps, KEYS))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "window": self.window, "embed": self.embed}
+
+
 def build_roll_lstm(config: RollModelConfig) -> keras.Model:
-    """[batch, frames, 88] float -> logits [batch, frames, 88] of the next frame's keys."""
+    """``kind="roll"``: [batch, frames, 88] -> logits of the next frame's keys (independent).
+    ``kind="pitch"``: inputs ``[roll, next_roll]`` (the next frame teacher-forced) -> logits of
+    the next frame's keys, each conditioned on the keys below it."""
     inputs = keras.Input((None, KEYS), name="roll")
     x = inputs
     for i in range(config.layers):
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(KEYS, name="keys")(x)
-    model = keras.Model(inputs, logits, name="roll_lstm")
+    if config.kind == "roll":
+        model = keras.Model(inputs, keras.layers.Dense(KEYS, name="keys")(x), name="roll_lstm")
+    else:
+        target = keras.Input((None, KEYS), name="next_roll")
+        context = keras.layers.Dense(64, activation="tanh", name="context")(x)
+        logits = PitchLSTM(config.pitch_units, name="pitch_lstm")([context, inputs, target])
+        model = keras.Model([inputs, target], logits, name="pitch_lstm")
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=frame_loss)
     return model
+
+
+def _inputs(model, x, y):
+    return [x, y] if len(model.inputs) == 2 else x
 
 
 @keras.saving.register_keras_serializable(package="speech_lstm")
@@ -100,10 +153,14 @@ def _batches(rolls, batch_size, rng=None, transpose=0):
 
 
 def predict_rolls(model, rolls, batch_size: int = 16) -> list[np.ndarray]:
-    """Key probabilities per frame, aligned with the rolls (row 0: no prediction, set to 0.5)."""
+    """Key probabilities per frame, aligned with the rolls (row 0: no prediction, set to 0.5).
+
+    For a ``pitch`` model each frame's true keys are fed in (teacher forcing): probability k is
+    p(key k on | keys below k in that frame, earlier frames), whose log-losses sum to the
+    frame's joint log-likelihood."""
     out = []
-    for x, _, w in _batches(rolls, batch_size):
-        probs = keras.ops.convert_to_numpy(keras.ops.sigmoid(model(x, training=False)))
+    for x, y, w in _batches(rolls, batch_size):
+        probs = keras.ops.convert_to_numpy(keras.ops.sigmoid(model(_inputs(model, x, y), training=False)))
         for b in range(len(x)):
             n = int(w[b].sum())
             out.append(np.concatenate([np.full((1, KEYS), 0.5, np.float32), probs[b, :n]]))
@@ -129,7 +186,7 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
         t0, losses = time.perf_counter(), []
         for x, y, w in _batches(train_rolls, config.batch_size, rng, config.transpose):
             w = w * (w.size / w.sum())  # Keras divides by all frames, padding included: loss = mean over real frames
-            losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
+            losses.append(float(model.train_on_batch(_inputs(model, x, y), y, sample_weight=w)))
         valid = frame_nll(valid_rolls, predict_rolls(model, valid_rolls))["nll"]
         row = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "valid_nll": round(valid, 4),
                "seconds": round(time.perf_counter() - t0, 2)}
