@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_training_curves", "plot_features_alignment", "plot_word_timings"]
+__all__ = ["plot_training_curves", "plot_features_alignment", "plot_word_timings", "plot_piano_roll"]
 
 
 def _read_log(csv_path):
@@ -147,6 +147,29 @@ def plot_word_timings(waveform, sample_rate: int, offset: float, words, out_png,
                plt.Line2D([], [], color="tab:red", ls="--", label="reference word start"),
                plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.6, label="speech segment")]
     ax.legend(handles=handles[: 1 + (ref_words is not None) + (segments is not None)], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_piano_roll(roll, out_png, title: str = "piano roll", primer_frames: int = 0, lowest: int = 21) -> Path:
+    """A bool [frames, 88] roll (quarter-note frames) as an image; the primer shaded."""
+    roll = np.asarray(roll, bool)
+    used = np.flatnonzero(roll.any(axis=0))
+    lo, hi = (used.min() - 2, used.max() + 3) if used.size else (30, 60)
+    lo, hi = max(lo, 0), min(hi, roll.shape[1])
+    fig, ax = plt.subplots(figsize=(max(6, roll.shape[0] / 6), 4))
+    ax.imshow(roll[:, lo:hi].T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
+              extent=(0, roll.shape[0], lowest + lo - 0.5, lowest + hi - 0.5))
+    if primer_frames:
+        ax.axvspan(0, primer_frames, color="tab:orange", alpha=0.15, label="primer")
+        ax.legend(loc="upper right", fontsize=8)
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    ticks = [p for p in range(lowest + lo, lowest + hi) if p % 12 == 0]
+    ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
+    ax.set(xlabel="quarter notes", ylabel="pitch", title=title)
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png, dpi=110)

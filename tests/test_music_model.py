@@ -85,3 +85,26 @@ def test_pitch_model_trains(tmp_path):
     assert state["epoch"] == 2 and state["best"] < 88 * np.log(2)
     with pytest.raises(ParameterError, match="kind"):
         RollModelConfig(kind="nade")
+
+
+@pytest.mark.parametrize("kind", ["roll", "pitch"])
+def test_numpy_stepping_matches_the_keras_model(kind):
+    """Sampling steps the trained weights in numpy: its probabilities must be the model's."""
+    from speech_lstm.music import sample
+
+    model = build_roll_lstm(RollModelConfig(kind=kind, units=8, pitch_units=8, layers=2))
+    roll = _pieces(1)[0][:6]
+    probs = predict_rolls(model, [roll])[0]  # probs[t] for frame t given frames < t (and keys below)
+    cells = [sample._Cell(layer) for layer in model.layers if layer.name.startswith("lstm_")]
+    states = [c.zero() for c in cells]
+    for t in range(len(roll) - 1):
+        h = roll[t].astype(np.float32)[None]
+        for i, cell in enumerate(cells):
+            h, states[i] = cell.step(h, states[i])
+        if kind == "roll":
+            p = sample._sigmoid(sample._dense(model.get_layer("keys"), h)[0])
+        else:
+            _, p = sample.sample_frame_jointly(model, h, roll[t].astype(np.float32), forced=roll[t + 1])
+        np.testing.assert_allclose(p, probs[t + 1], atol=1e-5)
+    out = sample.sample_roll(model, roll[:2], 3, seed=1)
+    assert out.shape == (5, 88) and (out[:2] == roll[:2]).all()
