@@ -108,3 +108,28 @@ def test_numpy_stepping_matches_the_keras_model(kind):
         np.testing.assert_allclose(p, probs[t + 1], atol=1e-5)
     out = sample.sample_roll(model, roll[:2], 3, seed=1)
     assert out.shape == (5, 88) and (out[:2] == roll[:2]).all()
+
+
+def test_train_generate_and_render_valid_files(tmp_path):
+    import pretty_midi
+    import soundfile as sf
+
+    from speech_lstm.music.render import render_roll
+    from speech_lstm.music.sample import sample_roll
+
+    train = _pieces(6)
+    train_roll_model(train, train[:2], RollModelConfig(units=8, epochs=1, batch_size=4), tmp_path / "run",
+                     progress=False)
+    import keras
+
+    model = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    roll = sample_roll(model, train[0][:3], 12, seed=0, max_notes=4)
+    assert roll.shape == (15, 88) and roll[3:].sum(axis=1).max() <= 4
+    paths = render_roll(roll, tmp_path / "out" / "sample", primer_frames=3)
+    midi = pretty_midi.PrettyMIDI(str(paths["midi"]))
+    assert sum(len(i.notes) for i in midi.instruments) > 0
+    audio, sr = sf.read(paths["wav"])
+    assert sr == 22050 and len(audio) > sr and np.abs(audio).max() > 0.1
+    assert paths["png"].stat().st_size > 5000 and "<score-partwise" in paths["musicxml"].read_text()
+    with pytest.raises(ParameterError, match="primer"):
+        sample_roll(model, np.zeros((0, 88), bool), 4)

@@ -37,7 +37,8 @@ KEYS = 88
 class RollModelConfig:
     """units / layers: LSTM size and depth.  dropout: on LSTM outputs.  transpose: random shifts
     in semitones applied to whole training pieces (kept only where every note stays on the
-    keyboard).  patience: epochs without a better validation NLL before stopping."""
+    keyboard).  patience: epochs without a better validation NLL before stopping.  max_minutes:
+    a training-time budget for this process (the run resumes where it stopped)."""
 
     kind: str = "roll"
     units: int = 256
@@ -49,6 +50,7 @@ class RollModelConfig:
     learning_rate: float = 1e-3
     transpose: int = 0
     patience: int = 25
+    max_minutes: float | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -182,6 +184,7 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
     if state["epoch"] and (run_dir / "last.keras").exists():
         model.load_weights(run_dir / "last.keras")
         rng = np.random.default_rng([config.seed, state["epoch"]])
+    started = time.perf_counter()
     for epoch in range(state["epoch"], config.epochs):
         t0, losses = time.perf_counter(), []
         for x, y, w in _batches(train_rolls, config.batch_size, rng, config.transpose):
@@ -203,5 +206,8 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
         model.save(run_dir / "last.keras")
         state_path.write_text(json.dumps(state))
         if state["since"] >= config.patience:
+            break
+        if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+            state["stopped_for_time_budget"] = True
             break
     return state
