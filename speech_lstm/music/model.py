@@ -63,8 +63,10 @@ class RollModelConfig:
 @keras.saving.register_keras_serializable(package="speech_lstm")
 class PitchLSTM(keras.layers.Layer):
     """Per frame, an LSTM over the 88 keys (ascending): [context [B, T, D], previous frame
-    [B, T, 88], target frame [B, T, 88]] -> logits [B, T, 88], key k seeing only keys < k of
-    the target frame."""
+    [B, T, 88], target frame [B, T, 88], key biases [B, T, 88]] -> logits [B, T, 88], key k
+    seeing only keys < k of the target frame. The biases (a linear read-out of the time LSTM,
+    as the visible biases of an RNN-NADE) are added to the pitch LSTM's logits, so the model
+    starts as the independent-keys model and learns the dependencies within a frame on top."""
 
     def __init__(self, units=64, window=2, embed=8, **kwargs):
         super().__init__(**kwargs)
@@ -74,7 +76,7 @@ class PitchLSTM(keras.layers.Layer):
         self.out = keras.layers.Dense(1)
 
     def call(self, inputs):
-        context, previous, target = inputs
+        context, previous, target, bias = inputs
         ops = keras.ops
         batch, steps = ops.shape(context)[0], ops.shape(context)[1]
         below = ops.pad(target[..., :-1], [[0, 0], [0, 0], [1, 0]])  # key k sees key k-1 of its own frame
@@ -86,7 +88,7 @@ class PitchLSTM(keras.layers.Layer):
         features = ops.concatenate([ctx, below[..., None], around, keys], axis=-1)
         flat = ops.reshape(features, (batch * steps, KEYS, ops.shape(features)[-1]))
         logits = self.out(self.lstm(flat))
-        return ops.reshape(logits, (batch, steps, KEYS))
+        return ops.reshape(logits, (batch, steps, KEYS)) + bias
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "window": self.window, "embed": self.embed}
@@ -107,7 +109,8 @@ def build_roll_lstm(config: RollModelConfig) -> keras.Model:
     else:
         target = keras.Input((None, KEYS), name="next_roll")
         context = keras.layers.Dense(64, activation="tanh", name="context")(x)
-        logits = PitchLSTM(config.pitch_units, name="pitch_lstm")([context, inputs, target])
+        bias = keras.layers.Dense(KEYS, name="keys")(x)
+        logits = PitchLSTM(config.pitch_units, name="pitch_lstm")([context, inputs, target, bias])
         model = keras.Model([inputs, target], logits, name="pitch_lstm")
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=frame_loss)
     return model

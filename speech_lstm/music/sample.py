@@ -86,6 +86,7 @@ def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=N
     Returns (frame bool [88], the probability each key had of being on [88])."""
     layer = model.get_layer("pitch_lstm")
     context = _dense(model.get_layer("context"), h, "tanh")[0]
+    bias = _dense(model.get_layer("keys"), h)[0]
     cell = _Cell(layer.lstm)
     embed = np.asarray(layer.keys.get_weights()[0])
     w = layer.window
@@ -95,6 +96,6 @@ def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=N
     for k in range(KEYS):
         x = np.concatenate([context, [frame[k - 1] if k else 0.0], padded[k: k + 2 * w + 1], embed[k]])
         out, state = cell.step(x.astype(np.float32)[None], state)
-        probs[k] = _sigmoid(_dense(layer.out, out)[0, 0] / temperature)
+        probs[k] = _sigmoid((_dense(layer.out, out)[0, 0] + bias[k]) / temperature)
         frame[k] = forced[k] if forced is not None else rng.random() < probs[k]
     return frame, probs
