@@ -156,6 +156,94 @@ def cmd_export(args):
     return 0
 
 
+def _music_rolls(args):
+    from speech_lstm.music.corpus import load_bach_chorales, load_jsb, piano_roll, read_split
+
+    if args.jsb:
+        return load_jsb(args.jsb)
+    chorales = {c.name: c for c in load_bach_chorales(args.cache, progress=not getattr(args, "quiet", False))}
+    split = read_split(args.split)
+    missing = [n for names in split.values() for n in names if n not in chorales]
+    if missing:
+        raise ConfigError(f"{args.split}: {len(missing)} chorale(s) not in the corpus, e.g. {missing[0]}")
+    return {k: [piano_roll(chorales[n]) for n in names] for k, names in split.items()}
+
+
+def cmd_music_prepare(args):
+    from speech_lstm.music.corpus import load_bach_chorales, piano_roll, split_chorales, write_split
+
+    chorales = load_bach_chorales(args.cache, progress=not args.quiet)
+    split = split_chorales(chorales, seed=args.seed)
+    write_split(split, args.split_out)
+    by_name = {c.name: c for c in chorales}
+    for k, names in split.items():
+        print(f"{k}: {len(names)} chorales, {sum(len(piano_roll(by_name[n])) for n in names)} quarter-note frames")
+    print(f"split -> {args.split_out}")
+    return 0
+
+
+def cmd_music_train(args):
+    import yaml
+
+    from speech_lstm.music.model import RollModelConfig, train_roll_model
+
+    try:
+        section = yaml.safe_load(Path(args.config).read_text())[args.model]
+        config = RollModelConfig(**section)
+    except (OSError, KeyError, TypeError) as e:
+        raise ConfigError(f"{args.config}: no usable '{args.model}' section ({e})") from e
+    rolls = _music_rolls(args)
+    state = train_roll_model(rolls["train"], rolls["valid"], config, args.run_dir, progress=not args.quiet)
+    print(json.dumps(state))
+    return 0
+
+
+def _load_music_model(path):
+    import keras
+
+    path = Path(path)
+    path = path / "best.keras" if path.is_dir() else path
+    if not path.exists():
+        raise ConfigError(f"--model {path}: not found (a music run directory or its best.keras)")
+    return keras.saving.load_model(path)
+
+
+def cmd_music_evaluate(args):
+    from speech_lstm.music.metrics import frame_accuracy, frame_nll
+    from speech_lstm.music.model import predict_rolls
+
+    model = _load_music_model(args.model)
+    rolls = _music_rolls(args)[args.part]
+    probs = predict_rolls(model, rolls)
+    print(json.dumps({"part": args.part, **frame_nll(rolls, probs), "frame_accuracy": frame_accuracy(rolls, probs)}))
+    return 0
+
+
+def cmd_music_generate(args):
+    import numpy as np
+
+    from speech_lstm.music.corpus import _parse_score_file, piano_roll, score_to_chorale
+    from speech_lstm.music.render import render_roll
+    from speech_lstm.music.sample import sample_roll
+
+    model = _load_music_model(args.model)
+    if args.primer:
+        try:
+            primer = piano_roll(score_to_chorale(_parse_score_file(args.primer), Path(args.primer).stem))
+        except Exception as e:
+            raise ConfigError(f"--primer {args.primer}: not a readable MIDI/MusicXML score ({e})") from e
+        primer = primer[: args.primer_frames]
+    else:
+        primer = np.zeros((1, 88), bool)
+        primer[0, [48 - 21, 55 - 21, 64 - 21, 72 - 21]] = True  # a C major chord
+    for k in range(args.count):
+        roll = sample_roll(model, primer, args.frames, args.temperature, seed=args.seed + k)
+        paths = render_roll(roll, Path(args.out) / f"sample_{k:02d}", primer_frames=len(primer),
+                            title=f"sample {k} (temperature {args.temperature})")
+        print("  ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
@@ -226,6 +314,45 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to move word starts back by (from calibrate_emission_lag)")
     p.add_argument("--force", action="store_true", help="replace an existing export")
     p.set_defaults(func=cmd_export)
+    music = sub.add_parser("music", help="LSTMs on symbolic music (Bach chorales)", formatter_class=fmt)
+    msub = music.add_subparsers(dest="music_command", required=True)
+
+    def add_data(p):
+        p.add_argument("--cache", default="recipes/bach_chorales/data/cache", help="parsed-corpus cache folder")
+        p.add_argument("--split", default="recipes/bach_chorales/split.json", help="train/valid/test file list")
+        p.add_argument("--jsb", default=None, help="use a public JSB Chorales file (.json or .mat) instead")
+
+    p = msub.add_parser("prepare", help="parse the Bach chorales (cached) and write a split", formatter_class=fmt)
+    p.add_argument("--cache", default="recipes/bach_chorales/data/cache")
+    p.add_argument("--split-out", default="split.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_music_prepare)
+
+    p = msub.add_parser("train", help="train a piano-roll LSTM (resumes)", formatter_class=fmt)
+    p.add_argument("--config", default="recipes/bach_chorales/configs/default.yaml")
+    p.add_argument("--model", choices=["roll", "pitch"], default="roll", help="the config section to train")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--quiet", action="store_true")
+    add_data(p)
+    p.set_defaults(func=cmd_music_train)
+
+    p = msub.add_parser("evaluate", help="NLL (nats/frame) and frame accuracy, JSB-style", formatter_class=fmt)
+    p.add_argument("--model", required=True, help="music run directory or .keras file")
+    p.add_argument("--part", choices=["train", "valid", "test"], default="test")
+    add_data(p)
+    p.set_defaults(func=cmd_music_evaluate)
+
+    p = msub.add_parser("generate", help="sample pieces: MIDI, MusicXML, WAV, PNG", formatter_class=fmt)
+    p.add_argument("--model", required=True, help="music run directory or .keras file")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--primer", default=None, help="a MIDI or MusicXML file to continue (default: a C major chord)")
+    p.add_argument("--primer-frames", type=int, default=4, help="quarter notes of the primer to keep")
+    p.add_argument("--frames", type=int, default=64, help="quarter notes to generate")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_music_generate)
     return parser
 
 

@@ -55,3 +55,21 @@ def test_synth_and_validate(tmp_path):
     bad.write_text(json.dumps({"audio_filepath": "gone.wav", "text": "one", "duration": 1.0}) + "\n")
     r = cli("validate", out / "train.jsonl", bad)
     assert r.returncode == 1 and "gone.wav: file not found" in r.stderr and "6 entries" in r.stdout
+
+
+def test_music_train_evaluate_generate_on_a_jsb_file(tmp_path):
+    """The music commands on a small file in the public JSB JSON format."""
+    rng = __import__("numpy").random.default_rng(0)
+    piece = lambda n: [sorted({int(p) for p in 48 + rng.integers(0, 24, size=4)}) for _ in range(n)]  # noqa: E731
+    jsb = tmp_path / "jsb.json"
+    jsb.write_text(json.dumps({"train": [piece(12) for _ in range(6)], "valid": [piece(10)], "test": [piece(10)]}))
+    cfg = tmp_path / "music.yaml"
+    cfg.write_text("roll: {units: 8, epochs: 2, batch_size: 4}\n")
+    r = cli("music", "train", "--config", cfg, "--model", "roll", "--run-dir", tmp_path / "run", "--jsb", jsb, "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = cli("music", "evaluate", "--model", tmp_path / "run", "--jsb", jsb)
+    assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["frames"] == 9
+    r = cli("music", "generate", "--model", tmp_path / "run", "--out", tmp_path / "gen", "--frames", "8")
+    assert r.returncode == 0 and (tmp_path / "gen" / "sample_00.mid").exists() and (tmp_path / "gen" / "sample_00.wav").exists()
+    r = cli("music", "train", "--config", cfg, "--model", "pitch", "--run-dir", tmp_path / "r2", "--jsb", jsb)
+    assert r.returncode == 2 and "pitch" in r.stderr
