@@ -117,7 +117,16 @@ def test_unknown_keys_in_yaml_name_the_file(tmp_path):
 def test_recipe_configs_load():
     from pathlib import Path
 
-    for path in (Path(__file__).parent.parent / "recipes").glob("*/configs/*.yaml"):
+    import yaml
+
+    from speech_lstm.music.model import RollModelConfig
+
+    recipes = Path(__file__).parent.parent / "recipes"
+    for path in (recipes / "digits").glob("configs/*.yaml"):
         cfg = load_config(path)
         assert dataclasses.is_dataclass(cfg)
+    for path in (recipes / "bach_chorales").glob("configs/*.yaml"):  # music recipes: one section per model
+        cfg = yaml.safe_load(path.read_text())
+        for name in ("roll", "pitch"):
+            assert RollModelConfig(**cfg[name])
     assert config_from_dict({}) == ExperimentConfig()
