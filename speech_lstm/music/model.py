@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -172,6 +173,12 @@ def predict_rolls(model, rolls, batch_size: int = 16) -> list[np.ndarray]:
     return out
 
 
+def _save_atomic(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
 def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir, progress: bool = True) -> dict:
     """Train with early stopping on the validation NLL (nats per frame, as the benchmark scores
     it); keeps ``run_dir/best.keras``, ``train_log.jsonl``. Resumes from ``run_dir/last.keras``."""
@@ -203,11 +210,13 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
                   flush=True)
         improved = state["best"] is None or valid < state["best"]
         if improved:
-            model.save(run_dir / "best.keras")
+            _save_atomic(model, run_dir / "best.keras")
         state = {"epoch": epoch + 1, "best": valid if improved else state["best"],
                  "since": 0 if improved else state["since"] + 1}
-        model.save(run_dir / "last.keras")
-        state_path.write_text(json.dumps(state))
+        _save_atomic(model, run_dir / "last.keras")
+        tmp = state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, state_path)  # a run killed at any point resumes from a consistent epoch
         if state["since"] >= config.patience:
             break
         if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
