@@ -222,14 +222,14 @@ def cmd_music_evaluate(args):
 def cmd_music_generate(args):
     import numpy as np
 
-    from speech_lstm.music.corpus import _parse_score_file, piano_roll, score_to_chorale
+    from speech_lstm.music.corpus import parse_score_file, piano_roll, score_to_chorale
     from speech_lstm.music.render import render_roll
     from speech_lstm.music.sample import sample_roll
 
     model = _load_music_model(args.model)
     if args.primer:
         try:
-            primer = piano_roll(score_to_chorale(_parse_score_file(args.primer), Path(args.primer).stem))
+            primer = piano_roll(score_to_chorale(parse_score_file(args.primer), Path(args.primer).stem))
         except Exception as e:
             raise ConfigError(f"--primer {args.primer}: not a readable MIDI/MusicXML score ({e})") from e
         primer = primer[: args.primer_frames]

@@ -47,6 +47,7 @@ from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
 
 __all__ = [
     "Chorale",
+    "parse_score_file",
     "load_bach_chorales",
     "bach_cache_path",
     "score_to_chorale",
@@ -207,7 +208,8 @@ def _note_key(n):
     return (n[2], n[0], n[1], n[3])
 
 
-def _parse_score_file(path):
+def parse_score_file(path):
+    """A MIDI / MusicXML / kern file as a music21 score (read from the file, no music21 cache)."""
     from music21 import converter
 
     # forceSource + storePickle=False: always read the file, never write music21's own
@@ -219,7 +221,7 @@ def _parse_bach_file(path):
     """Worker: (name, chorale dict or None, skip reason or None). Must stay picklable."""
     name = Path(path).stem
     try:
-        score = _parse_score_file(path)
+        score = parse_score_file(path)
         parts = _score_parts(score)
         if len(parts) != 4:
             return name, None, f"{len(parts)} parts"
@@ -949,7 +951,7 @@ def load_score_folder(folder, transpose: bool = False, progress: bool = False) -
     for p in files:
         name = p.stem if stems[p.stem] == 1 else p.name
         try:
-            score = _parse_score_file(p)
+            score = parse_score_file(p)
             out.append(score_to_chorale(score, name, transpose=transpose))
         except Exception as e:  # noqa: BLE001 - music21 raises many exception types
             raise SpeechLSTMError(f"{p}: cannot read as a score ({type(e).__name__}: {e}); expected a "
