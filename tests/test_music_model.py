@@ -65,6 +65,12 @@ def test_training_learns_and_resumes(tmp_path):
 
     best = keras.saving.load_model(tmp_path / "best.keras", custom_objects={"frame_loss": frame_loss})
     assert frame_nll(valid, predict_rolls(best, valid))["nll"] == pytest.approx(more["best"], rel=1e-4)
+    assert train_roll_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
+                            progress=False) == more  # finished: nothing redone
+    from speech_lstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different config"):
+        train_roll_model(train, valid, config.__class__(**{**config.__dict__, "units": 32}), tmp_path, progress=False)
 
 
 def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():

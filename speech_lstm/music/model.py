@@ -27,11 +27,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from speech_lstm.errors import ParameterError
+from speech_lstm.errors import ConfigError, ParameterError
 
 __all__ = ["RollModelConfig", "PitchLSTM", "build_roll_lstm", "predict_rolls", "train_roll_model", "transpose_roll", "KEYS"]
 
 KEYS = 88
+# Options that may change when a run is resumed (how long to go on); the others define the run.
+_RESUMABLE = ("epochs", "patience", "max_minutes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,7 +192,16 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
     rng = np.random.default_rng(config.seed)
     model = build_roll_lstm(config)
     log_path, state_path = run_dir / "train_log.jsonl", run_dir / "state.json"
+    config_path, wanted = run_dir / "config.json", dataclasses.asdict(config)
+    if config_path.exists():
+        saved = json.loads(config_path.read_text())
+        if {k: v for k, v in saved.items() if k not in _RESUMABLE} != {k: v for k, v in wanted.items() if k not in _RESUMABLE}:
+            raise ConfigError(f"{run_dir} holds a run with a different config ({config_path}); "
+                              "use another run directory or delete it")
+    config_path.write_text(json.dumps(wanted, indent=1))
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best": None, "since": 0}
+    if state["epoch"] >= config.epochs or state["since"] >= config.patience:
+        return state  # finished
     if state["epoch"] and (run_dir / "last.keras").exists():
         model.load_weights(run_dir / "last.keras")
         rng = np.random.default_rng([config.seed, state["epoch"]])
