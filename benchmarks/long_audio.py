@@ -33,11 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
 
-    import jiwer
-    import numpy as np
-
     from speech_lstm.data.long_recording import build_long_recording, words_json_path
-    from speech_lstm.evaluate import word_timing_errors
+    from speech_lstm.evaluate import recording_timing_report
     from speech_lstm.transcribe import load_recognizer, transcribe_files
 
     wav = Path(args.recording or f"data/long/test_{args.minutes:g}min.wav")
@@ -51,17 +48,10 @@ def main(argv=None) -> int:
     if not hasattr(tr, "words"):
         print(f"error: {tr}", file=sys.stderr)
         return 1
-    err = word_timing_errors(ref["words"], tr.words, [(u["start"], u["end"]) for u in ref["utterances"]])
-    starts, ends = err["start_errors"], err["end_errors"]
     figures = {
-        "recording": str(wav), "audio_seconds": ref["duration"], "words": len(ref["words"]),
-        "segments": len(tr.segments), "wall_seconds": round(wall, 2), "rtf": round(wall / ref["duration"], 5),
-        "wer": round(jiwer.wer(" ".join(w["word"] for w in ref["words"]), tr.text), 5),
-        "timed_words": err["matched"], "emission_lag": recognizer.emission_lag,
-        "start_error_mean": round(float(starts.mean()), 3), "start_error_abs_max": round(float(np.abs(starts).max()), 3),
-        "starts_off_by_more_than_0.2s": int((np.abs(starts) > 0.2).sum()),
-        "end_error_mean": round(float(ends.mean()), 3), "end_error_abs_max": round(float(np.abs(ends).max()), 3),
-        "ends_off_by_more_than_0.2s": int((np.abs(ends) > 0.2).sum()),
+        "recording": str(wav), "audio_seconds": ref["duration"], "wall_seconds": round(wall, 2),
+        "rtf": round(wall / ref["duration"], 5), "emission_lag": recognizer.emission_lag,
+        **recording_timing_report(ref, tr),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if args.json:

@@ -157,16 +157,11 @@ def cmd_export(args):
 
 
 def _music_rolls(args):
-    from speech_lstm.music.corpus import load_bach_chorales, load_jsb, piano_roll, read_split
+    from speech_lstm.music.corpus import load_jsb, split_rolls
 
     if args.jsb:
         return load_jsb(args.jsb)
-    chorales = {c.name: c for c in load_bach_chorales(args.cache, progress=not getattr(args, "quiet", False))}
-    split = read_split(args.split)
-    missing = [n for names in split.values() for n in names if n not in chorales]
-    if missing:
-        raise ConfigError(f"{args.split}: {len(missing)} chorale(s) not in the corpus, e.g. {missing[0]}")
-    return {k: [piano_roll(chorales[n]) for n in names] for k, names in split.items()}
+    return split_rolls(args.cache, args.split, progress=not getattr(args, "quiet", False))
 
 
 def cmd_music_prepare(args):

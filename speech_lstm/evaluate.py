@@ -19,7 +19,7 @@ from speech_lstm.ctc import ctc_loss, decode_logits
 from speech_lstm.data.pipeline import make_dataset
 from speech_lstm.text import Vocabulary
 
-__all__ = ["error_rates", "word_timing_errors", "predict_dataset", "evaluate_model", "write_results", "inference_function"]
+__all__ = ["error_rates", "word_timing_errors", "recording_timing_report", "predict_dataset", "evaluate_model", "write_results", "inference_function"]
 
 
 def error_rates(refs: list[str], hyps: list[str]) -> dict:
@@ -71,6 +71,29 @@ def word_timing_errors(ref_words, hyp_words, spans=None, slack: float = 0.25) ->
                     starts.append(get(h, "start") - get(r, "start"))
                     ends.append(get(h, "end") - get(r, "end"))
     return {"matched": len(starts), "start_errors": np.array(starts), "end_errors": np.array(ends)}
+
+
+def recording_timing_report(ref: dict, transcript) -> dict:
+    """WER and word-timing figures of a transcript of a recording with known word times.
+
+    ref: ``{"words": [{"word", "start", "end"}], "utterances": [{"start", "end"}, ...]}`` (as
+    ``speech_lstm.data.long_recording`` writes it); transcript: has ``text``, ``words``,
+    ``segments``. Timing errors are over correctly recognised words, aligned per utterance.
+    """
+    err = word_timing_errors(ref["words"], transcript.words, [(u["start"], u["end"]) for u in ref["utterances"]])
+    starts, ends = err["start_errors"], err["end_errors"]
+    return {
+        "words": len(ref["words"]), "segments": len(transcript.segments),
+        "wer": round(jiwer.wer(" ".join(w["word"] for w in ref["words"]), transcript.text), 5),
+        "timed_words": err["matched"],
+        "start_error_mean": round(float(starts.mean()), 3),
+        "start_error_abs_max": round(float(np.abs(starts).max()), 3),
+        "starts_off_by_more_than_0.2s": int((np.abs(starts) > 0.2).sum()),
+        "end_error_mean": round(float(ends.mean()), 3),
+        "end_error_abs_max": round(float(np.abs(ends).max()), 3),
+        "end_error_abs_median": round(float(np.median(np.abs(ends))), 3),
+        "ends_off_by_more_than_0.2s": int((np.abs(ends) > 0.2).sum()),
+    }
 
 
 def inference_function(model):

@@ -51,9 +51,10 @@ class Segment:
     waveform: np.ndarray
 
 
-def energy_envelope(path, options: SegmentOptions) -> tuple[np.ndarray, int, int]:
-    """Level in dBFS of each 10 ms frame, read block by block: (levels, sample rate, frames)."""
-    sr, total, _ = audio_info(path)
+def energy_envelope(path, options: SegmentOptions, sample_rate: int | None = None) -> np.ndarray:
+    """Level in dBFS of each 10 ms frame, read block by block (``sample_rate``: the file's, when
+    the caller already knows it)."""
+    sr = sample_rate or audio_info(path)[0]
     hop = max(1, int(round(sr * FRAME_SECONDS)))
     block = hop * max(1, int(options.block_seconds / FRAME_SECONDS))
     levels = []
@@ -69,7 +70,7 @@ def energy_envelope(path, options: SegmentOptions) -> tuple[np.ndarray, int, int
         raise
     except Exception as e:
         raise AudioLoadError(path, f"not a readable audio file ({e})") from e
-    return (np.concatenate(levels) if levels else np.zeros(0)), sr, total
+    return np.concatenate(levels) if levels else np.zeros(0)
 
 
 def speech_regions(levels: np.ndarray, options: SegmentOptions) -> list[tuple[float, float]]:
@@ -141,6 +142,6 @@ def iter_segments(path, sample_rate: int, options: SegmentOptions | None = None,
         if float(np.max(np.abs(wav))) >= SILENCE_PEAK:
             yield Segment(0, 0.0, wav)
         return
-    levels, _, _ = energy_envelope(path, options)
+    levels = energy_envelope(path, options, sr_in)
     for i, (start, end) in enumerate(speech_regions(levels, options)):
         yield Segment(i, start, _read(path, sr_in, start, min(end, duration), sample_rate))

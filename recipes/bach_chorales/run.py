@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     import yaml
 
     from speech_lstm.errors import SpeechLSTMError
-    from speech_lstm.music.corpus import load_bach_chorales, piano_roll, read_split
+    from speech_lstm.music.corpus import read_split, split_rolls
     from speech_lstm.music.metrics import (MarkovBaseline, UnigramBaseline, compare_statistics, format_report,
                                            frame_accuracy, frame_nll)
     from speech_lstm.music.model import RollModelConfig, predict_rolls, train_roll_model
@@ -66,9 +66,8 @@ def main(argv=None) -> int:
     timings, t_all, results = {}, time.perf_counter(), {}
 
     t = stage("1. parse the Bach chorales in the music21 wheel (cached) and make quarter-note piano rolls")
-    chorales = {c.name: c for c in load_bach_chorales(HERE / "data" / "cache")}
     split = read_split(HERE / "split.json")
-    rolls = {k: [piano_roll(chorales[n]) for n in names] for k, names in split.items()}
+    rolls = split_rolls(HERE / "data" / "cache", HERE / "split.json")
     for k, rs in rolls.items():
         print(f"{k:5s}: {len(rs)} chorales, {sum(len(r) for r in rs)} frames")
     timings["prepare"] = time.perf_counter() - t

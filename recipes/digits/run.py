@@ -60,11 +60,8 @@ def export_and_check(run_dir: Path, recognizer, test_entries, long_cfg) -> Path:
 
 def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
     """Transcribe a long recording with the export; word start errors vs where words were placed."""
-    import jiwer
-    import numpy as np
-
     from speech_lstm.data.long_recording import build_long_recording, words_json_path
-    from speech_lstm.evaluate import word_timing_errors
+    from speech_lstm.evaluate import recording_timing_report
     from speech_lstm.export import ExportedRecognizer
     from speech_lstm.transcribe import transcribe_files
     from speech_lstm.writers import write_transcript
@@ -85,18 +82,9 @@ def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
     plot_word_timings(load_audio(wav, 16000, offset=start, duration=15.0), 16000, start, tr.words,
                       run_dir / "long_recording_timings.png", ref["words"], tr.segments,
                       title=f"{wav.name}, {start:.0f}-{start + 15:.0f} s: recognised words vs where they were placed")
-    err = word_timing_errors(ref["words"], tr.words, [(u["start"], u["end"]) for u in ref["utterances"]])
-    starts, ends = np.abs(err["start_errors"]), np.abs(err["end_errors"])
     out = {
-        "minutes": long_cfg["test_minutes"], "segments": len(tr.segments),
-        "wer": jiwer.wer(" ".join(w["word"] for w in ref["words"]), tr.text),
-        "wall_seconds": round(wall, 1), "rtf": round(wall / ref["duration"], 5),
-        "words": len(ref["words"]), "timed_words": err["matched"],
-        "start_error_mean": round(float(err["start_errors"].mean()), 3),
-        "start_error_abs_max": round(float(starts.max()), 3),
-        "starts_off_by_more_than_0.2s": int((starts > 0.2).sum()),
-        "end_error_abs_median": round(float(np.median(ends)), 3),
-        "ends_off_by_more_than_0.2s": int((ends > 0.2).sum()),
+        "minutes": long_cfg["test_minutes"], "wall_seconds": round(wall, 1), "rtf": round(wall / ref["duration"], 5),
+        **recording_timing_report(ref, tr),
         "parity": json.loads((run_dir / "export_check.json").read_text()),
     }
     (run_dir / "long_recording.json").write_text(json.dumps(out, indent=1))

@@ -47,6 +47,7 @@ from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
 
 __all__ = [
     "Chorale",
+    "split_rolls",
     "parse_score_file",
     "load_bach_chorales",
     "bach_cache_path",
@@ -824,6 +825,19 @@ def read_split(path) -> dict[str, list[str]]:
 
 # --------------------------------------------------------------------------------------------
 # Public JSB Chorales files and score folders
+
+
+def split_rolls(cache_dir, split_path, progress: bool = True) -> dict[str, list[np.ndarray]]:
+    """The Bach chorales of a split file as quarter-note piano rolls: ``{"train": [...], ...}``.
+
+    A chorale named in the split but missing from the corpus is a ConfigError naming the file.
+    """
+    chorales = {c.name: c for c in load_bach_chorales(cache_dir, progress=progress)}
+    split = read_split(split_path)
+    missing = [n for names in split.values() for n in names if n not in chorales]
+    if missing:
+        raise ConfigError(f"{split_path}: {len(missing)} chorale(s) not in the corpus, e.g. {missing[0]}")
+    return {k: [piano_roll(chorales[n]) for n in names] for k, names in split.items()}
 
 
 def load_jsb(path) -> dict[str, list[np.ndarray]]:
