@@ -156,12 +156,16 @@ def cmd_export(args):
     return 0
 
 
-def _music_rolls(args):
+def _music_rolls(args, representation: str = "roll"):
     from speech_lstm.music.corpus import load_jsb, split_rolls
 
     if args.jsb:
+        if representation == "tokens":
+            raise ConfigError(f"--jsb {args.jsb}: a JSB file holds quarter-note rolls only; a token model needs "
+                              "the voices and 16th-note rhythm of the music21 corpus (drop --jsb)")
         return load_jsb(args.jsb)
-    return split_rolls(args.cache, args.split, progress=not getattr(args, "quiet", False))
+    return split_rolls(args.cache, args.split, progress=not getattr(args, "quiet", False),
+                       representation=representation)
 
 
 def cmd_music_prepare(args):
@@ -180,15 +184,15 @@ def cmd_music_prepare(args):
 def cmd_music_train(args):
     import yaml
 
-    from speech_lstm.music.model import RollModelConfig, train_roll_model
+    from speech_lstm.music.model import MusicModelConfig, train_music_model
 
     try:
         section = yaml.safe_load(Path(args.config).read_text())[args.model]
-        config = RollModelConfig(**section)
+        config = MusicModelConfig(**section)
     except (OSError, KeyError, TypeError) as e:
         raise ConfigError(f"{args.config}: no usable '{args.model}' section ({e})") from e
-    rolls = _music_rolls(args)
-    state = train_roll_model(rolls["train"], rolls["valid"], config, args.run_dir, progress=not args.quiet)
+    data = _music_rolls(args, "tokens" if config.kind == "token" else "roll")
+    state = train_music_model(data["train"], data["valid"], config, args.run_dir, progress=not args.quiet)
     print(json.dumps(state))
     return 0
 
@@ -203,38 +207,76 @@ def _load_music_model(path):
     return keras.saving.load_model(path)
 
 
+def _is_token_model(model) -> bool:
+    return model.name == "token_lstm"
+
+
 def cmd_music_evaluate(args):
     from speech_lstm.music.metrics import frame_accuracy, frame_nll
-    from speech_lstm.music.model import predict_rolls
+    from speech_lstm.music.model import predict_rolls, token_nll
 
     model = _load_music_model(args.model)
+    if _is_token_model(model):
+        print(json.dumps({"part": args.part, **token_nll(model, _music_rolls(args, "tokens")[args.part])}))
+        return 0
     rolls = _music_rolls(args)[args.part]
     probs = predict_rolls(model, rolls)
     print(json.dumps({"part": args.part, **frame_nll(rolls, probs), "frame_accuracy": frame_accuracy(rolls, probs)}))
     return 0
 
 
+def _read_score(path, option):
+    from speech_lstm.music.corpus import parse_score_file, score_to_chorale
+
+    try:
+        return score_to_chorale(parse_score_file(path), Path(path).stem)
+    except Exception as e:
+        raise ConfigError(f"{option} {path}: not a readable MIDI/MusicXML score ({e})") from e
+
+
 def cmd_music_generate(args):
     import numpy as np
 
-    from speech_lstm.music.corpus import parse_score_file, piano_roll, score_to_chorale
-    from speech_lstm.music.render import render_roll
-    from speech_lstm.music.sample import sample_roll
+    from speech_lstm.music.corpus import TokenVocabulary, decode_tokens, encode_tokens, piano_roll
+    from speech_lstm.music.render import render_notes, render_roll
+    from speech_lstm.music.sample import primer_tokens, sample_roll, sample_tokens, soprano_tokens
 
     model = _load_music_model(args.model)
-    if args.primer:
-        try:
-            primer = piano_roll(score_to_chorale(parse_score_file(args.primer), Path(args.primer).stem))
-        except Exception as e:
-            raise ConfigError(f"--primer {args.primer}: not a readable MIDI/MusicXML score ({e})") from e
-        primer = primer[: args.primer_frames]
+    if not _is_token_model(model):
+        if args.top_k or args.top_p or args.soprano:
+            raise ConfigError("--top-k, --top-p and --soprano need a token model (kind: token); "
+                              f"{args.model} is a piano-roll model (keys drawn independently or key by key)")
+        if args.primer:
+            primer = piano_roll(_read_score(args.primer, "--primer"))[: args.primer_frames]
+        else:
+            primer = np.zeros((1, 88), bool)
+            primer[0, [48 - 21, 55 - 21, 64 - 21, 72 - 21]] = True  # a C major chord
+        for k in range(args.count):
+            roll = sample_roll(model, primer, args.frames, args.temperature, seed=args.seed + k)
+            paths = render_roll(roll, Path(args.out) / f"sample_{k:02d}", primer_frames=len(primer),
+                                title=f"sample {k} (temperature {args.temperature})")
+            print("  ".join(str(p) for p in paths.values()))
+        return 0
+    spq = TokenVocabulary().steps_per_quarter
+    soprano = None
+    if args.soprano:
+        if args.primer:
+            raise ConfigError("--soprano and --primer conflict: a harmonisation starts from the melody's first note")
+        soprano = soprano_tokens(_read_score(args.soprano, "--soprano").notes)
+        primer, steps = [TokenVocabulary.BOS], len(soprano)
+    elif args.primer:
+        primer = primer_tokens(encode_tokens(_read_score(args.primer, "--primer")), args.primer_frames)
+        steps = args.frames * spq
     else:
-        primer = np.zeros((1, 88), bool)
-        primer[0, [48 - 21, 55 - 21, 64 - 21, 72 - 21]] = True  # a C major chord
+        primer = encode_tokens([(0, 72, 0.0, 1.0), (1, 64, 0.0, 1.0), (2, 55, 0.0, 1.0), (3, 48, 0.0, 1.0)])[:-1]
+        steps = args.frames * spq
+    primer_q = (len(primer) - 1) / (TokenVocabulary().num_voices + 1) / spq
     for k in range(args.count):
-        roll = sample_roll(model, primer, args.frames, args.temperature, seed=args.seed + k)
-        paths = render_roll(roll, Path(args.out) / f"sample_{k:02d}", primer_frames=len(primer),
-                            title=f"sample {k} (temperature {args.temperature})")
+        tokens = sample_tokens(model, primer, steps, args.temperature, top_k=args.top_k, top_p=args.top_p,
+                               seed=args.seed + k, soprano=soprano)
+        what = "harmonisation" if soprano else "sample"
+        paths = render_notes(decode_tokens(tokens), Path(args.out) / f"{what}_{k:02d}", primer_quarters=primer_q,
+                             title=f"{what} {k} (temperature {args.temperature}, top-k {args.top_k}, top-p {args.top_p})")
         print("  ".join(str(p) for p in paths.values()))
     return 0
 
@@ -324,15 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_music_prepare)
 
-    p = msub.add_parser("train", help="train a piano-roll LSTM (resumes)", formatter_class=fmt)
+    p = msub.add_parser("train", help="train a piano-roll or token LSTM (resumes)", formatter_class=fmt)
     p.add_argument("--config", default="recipes/bach_chorales/configs/default.yaml")
-    p.add_argument("--model", choices=["roll", "pitch"], default="roll", help="the config section to train")
+    p.add_argument("--model", choices=["roll", "pitch", "token"], default="roll", help="the config section to train")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--quiet", action="store_true")
     add_data(p)
     p.set_defaults(func=cmd_music_train)
 
-    p = msub.add_parser("evaluate", help="NLL (nats/frame) and frame accuracy, JSB-style", formatter_class=fmt)
+    p = msub.add_parser("evaluate", help="NLL (nats/frame) and frame accuracy, JSB-style; nats/token for token models",
+                        formatter_class=fmt)
     p.add_argument("--model", required=True, help="music run directory or .keras file")
     p.add_argument("--part", choices=["train", "valid", "test"], default="test")
     add_data(p)
@@ -345,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--primer-frames", type=int, default=4, help="quarter notes of the primer to keep")
     p.add_argument("--frames", type=int, default=64, help="quarter notes to generate")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=None, help="token models: sample among the k most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, help="token models: nucleus sampling mass")
+    p.add_argument("--soprano", default=None,
+                   help="token models: harmonise this melody (MIDI/MusicXML; its top voice) instead of continuing")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_music_generate)

@@ -175,3 +175,34 @@ def plot_piano_roll(roll, out_png, title: str = "piano roll", primer_frames: int
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
     return out_png
+
+
+VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
+
+
+def plot_voices(notes, out_png, title: str = "voices", primer_quarters: float = 0.0) -> Path:
+    """(voice, pitch, onset, duration) notes in quarters as a piano roll with one colour per
+    voice; each note is its own bar, so a re-struck pitch shows as two bars."""
+    fig, ax = plt.subplots(figsize=(max(6, max((o + d for _, _, o, d in notes), default=8) / 6), 4))
+    colors = plt.get_cmap("tab10").colors
+    pitches = [p for _, p, _, _ in notes] or [60]
+    for v in sorted({n[0] for n in notes}):
+        bars = [(o, d) for vv, _, o, d in notes if vv == v]
+        for (o, d), p in zip(bars, [p for vv, p, _, _ in notes if vv == v]):
+            ax.broken_barh([(o, d * 0.95)], (p - 0.4, 0.8), color=colors[v % 10],
+                           label=VOICE_NAMES[v] if v < 4 else f"voice {v}")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    if primer_quarters:
+        unique["primer"] = ax.axvspan(0, primer_quarters, color="tab:orange", alpha=0.12)
+    ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=7, ncol=len(unique))
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    ticks = [p for p in range(min(pitches) - 2, max(pitches) + 3) if p % 12 == 0]
+    ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
+    ax.set_ylim(min(pitches) - 2, max(pitches) + 4)
+    ax.set(xlabel="quarter notes", ylabel="pitch", title=title)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

@@ -119,7 +119,7 @@ def test_recipe_configs_load():
 
     import yaml
 
-    from speech_lstm.music.model import RollModelConfig
+    from speech_lstm.music.model import MusicModelConfig
 
     recipes = Path(__file__).parent.parent / "recipes"
     for path in (recipes / "digits").glob("configs/*.yaml"):
@@ -128,5 +128,5 @@ def test_recipe_configs_load():
     for path in (recipes / "bach_chorales").glob("configs/*.yaml"):  # music recipes: one section per model
         cfg = yaml.safe_load(path.read_text())
         for name in ("roll", "pitch"):
-            assert RollModelConfig(**cfg[name])
+            assert MusicModelConfig(**cfg[name])
     assert config_from_dict({}) == ExperimentConfig()

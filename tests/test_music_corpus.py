@@ -89,13 +89,18 @@ def test_piano_roll_frame_rule():
     roll = piano_roll(notes)
     assert roll.shape == (4, 88) and roll.dtype == bool
     on = {(t, k + 21) for t, k in zip(*np.nonzero(roll))}
-    # a key is on in frame t when its note sounds at any time within [t, t+1)
-    assert on == {(0, 60), (1, 60), (2, 64), (0, 67), (1, 67), (3, 48)}
+    # onset rule (the benchmark's): a key is on in frame t when its note sounds at the instant t
+    assert on == {(0, 60), (1, 60), (1, 67), (3, 48)}  # the eighth note at 2.5 falls between beats
+    over = {(t, k + 21) for t, k in zip(*np.nonzero(piano_roll(notes, rule="overlap")))}
+    # overlap rule: on when the note sounds at any time within [t, t+1)
+    assert over == {(0, 60), (1, 60), (2, 64), (0, 67), (1, 67), (3, 48)}
     assert piano_roll(notes, step=0.25).shape == (16, 88)
     ch = Chorale("x", "major", 0, notes, 6.0, melody_signature(notes))
     assert piano_roll(ch).shape == (6, 88)  # trailing rests kept
     with pytest.raises(ParameterError, match="outside the piano range"):
         piano_roll([(0, 12, 0.0, 1.0)])
+    with pytest.raises(ParameterError, match="rule"):
+        piano_roll(notes, rule="union")
 
 
 def test_roll_round_trip_through_midi(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from speech_lstm.errors import ParameterError
 from speech_lstm.music.metrics import frame_nll
-from speech_lstm.music.model import RollModelConfig, build_roll_lstm, predict_rolls, train_roll_model, transpose_roll
+from speech_lstm.music.model import MusicModelConfig, build_music_model, predict_rolls, train_music_model, transpose_roll
 
 
 def _pieces(n, seed=0):
@@ -28,7 +28,7 @@ def _pieces(n, seed=0):
 
 
 def test_predictions_are_aligned_with_the_rolls():
-    model = build_roll_lstm(RollModelConfig(units=8))
+    model = build_music_model(MusicModelConfig(units=8))
     rolls = _pieces(3)
     probs = predict_rolls(model, rolls, batch_size=2)
     assert [p.shape for p in probs] == [r.shape for r in rolls]
@@ -46,15 +46,15 @@ def test_transpose_keeps_notes_on_the_keyboard():
     roll[1, 87] = False
     assert transpose_roll(roll, 3)[0, 3] and transpose_roll(roll, 0) is roll
     with pytest.raises(ParameterError):
-        RollModelConfig(units=0)
+        MusicModelConfig(units=0)
 
 
 def test_training_learns_and_resumes(tmp_path):
     train, valid = _pieces(16), _pieces(4, seed=1)
-    config = RollModelConfig(units=16, epochs=2, batch_size=4, learning_rate=1e-2, transpose=2, patience=5)
-    first = train_roll_model(train, valid, config, tmp_path, progress=False)
+    config = MusicModelConfig(units=16, epochs=2, batch_size=4, learning_rate=1e-2, transpose=2, patience=5)
+    first = train_music_model(train, valid, config, tmp_path, progress=False)
     assert first["epoch"] == 2 and (tmp_path / "best.keras").exists()
-    more = train_roll_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
+    more = train_music_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
                             progress=False)
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in log] == [1, 2, 3, 4] and more["epoch"] == 4
@@ -65,16 +65,16 @@ def test_training_learns_and_resumes(tmp_path):
 
     best = keras.saving.load_model(tmp_path / "best.keras", custom_objects={"frame_loss": frame_loss})
     assert frame_nll(valid, predict_rolls(best, valid))["nll"] == pytest.approx(more["best"], rel=1e-4)
-    assert train_roll_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
+    assert train_music_model(train, valid, config.__class__(**{**config.__dict__, "epochs": 4}), tmp_path,
                             progress=False) == more  # finished: nothing redone
     from speech_lstm.errors import ConfigError
 
     with pytest.raises(ConfigError, match="different config"):
-        train_roll_model(train, valid, config.__class__(**{**config.__dict__, "units": 32}), tmp_path, progress=False)
+        train_music_model(train, valid, config.__class__(**{**config.__dict__, "units": 32}), tmp_path, progress=False)
 
 
 def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():
-    model = build_roll_lstm(RollModelConfig(kind="pitch", units=8, pitch_units=8))
+    model = build_music_model(MusicModelConfig(kind="pitch", units=8, pitch_units=8))
     roll = _pieces(1)[0]
     base = predict_rolls(model, [roll])[0]
     changed = roll.copy()
@@ -86,11 +86,11 @@ def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():
 
 def test_pitch_model_trains(tmp_path):
     train, valid = _pieces(8), _pieces(2, seed=1)
-    state = train_roll_model(train, valid, RollModelConfig(kind="pitch", units=8, pitch_units=8, epochs=2,
+    state = train_music_model(train, valid, MusicModelConfig(kind="pitch", units=8, pitch_units=8, epochs=2,
                                                            batch_size=4, learning_rate=1e-2), tmp_path, progress=False)
     assert state["epoch"] == 2 and state["best"] < 88 * np.log(2)
     with pytest.raises(ParameterError, match="kind"):
-        RollModelConfig(kind="nade")
+        MusicModelConfig(kind="nade")
 
 
 @pytest.mark.parametrize("kind", ["roll", "pitch"])
@@ -98,7 +98,7 @@ def test_numpy_stepping_matches_the_keras_model(kind):
     """Sampling steps the trained weights in numpy: its probabilities must be the model's."""
     from speech_lstm.music import sample
 
-    model = build_roll_lstm(RollModelConfig(kind=kind, units=8, pitch_units=8, layers=2))
+    model = build_music_model(MusicModelConfig(kind=kind, units=8, pitch_units=8, layers=2))
     roll = _pieces(1)[0][:6]
     probs = predict_rolls(model, [roll])[0]  # probs[t] for frame t given frames < t (and keys below)
     cells = [sample._Cell(layer) for layer in model.layers if layer.name.startswith("lstm_")]
@@ -124,7 +124,7 @@ def test_train_generate_and_render_valid_files(tmp_path):
     from speech_lstm.music.sample import sample_roll
 
     train = _pieces(6)
-    train_roll_model(train, train[:2], RollModelConfig(units=8, epochs=1, batch_size=4), tmp_path / "run",
+    train_music_model(train, train[:2], MusicModelConfig(units=8, epochs=1, batch_size=4), tmp_path / "run",
                      progress=False)
     import keras
 

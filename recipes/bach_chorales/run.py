@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Bach chorales, end to end: parse the music21 corpus -> piano rolls -> baselines -> two LSTMs
--> benchmark-style evaluation -> generated chorales (MIDI, MusicXML, WAV, PNG) and statistics.
+"""Bach chorales, end to end: parse the music21 corpus -> piano rolls and voice token streams ->
+baselines -> two piano-roll LSTMs and a token LSTM -> benchmark-style evaluation -> generated
+and harmonised chorales (MIDI, MusicXML, WAV, PNG) and their statistics.
 
     python recipes/bach_chorales/run.py                  # default config
     python recipes/bach_chorales/run.py --config debug   # a smoke run of every stage
 
-Outputs go to ``exp/<config>/``: ``roll/`` and ``pitch/`` (runs: best.keras, train_log.jsonl;
+Outputs go to ``exp/<config>/``: ``roll/``, ``pitch/`` and ``token/`` (runs: best.keras, train_log.jsonl;
 re-running resumes or skips finished training), ``generated/``, ``results.json`` and
 ``RESULTS.md``. The split is ``split.json`` (melody groups never cross splits).
 """
@@ -47,17 +48,17 @@ def main(argv=None) -> int:
     import yaml
 
     from speech_lstm.errors import SpeechLSTMError
-    from speech_lstm.music.corpus import read_split, split_rolls
+    from speech_lstm.music.corpus import decode_tokens, read_split, split_rolls
     from speech_lstm.music.metrics import (MarkovBaseline, UnigramBaseline, compare_statistics, format_report,
                                            frame_accuracy, frame_nll)
-    from speech_lstm.music.model import RollModelConfig, predict_rolls, train_roll_model
-    from speech_lstm.music.render import render_roll
-    from speech_lstm.music.sample import sample_roll
+    from speech_lstm.music.model import MusicModelConfig, predict_rolls, token_nll, train_music_model
+    from speech_lstm.music.render import render_notes, render_roll
+    from speech_lstm.music.sample import primer_tokens, sample_roll, sample_tokens, soprano_tokens
 
     config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
     try:
         cfg = yaml.safe_load(config_path.read_text())
-        models = {name: RollModelConfig(**{"seed": cfg.get("seed", 0), **cfg[name]}) for name in ("roll", "pitch")}
+        models = {name: MusicModelConfig(**{"seed": cfg.get("seed", 0), **cfg[name]}) for name in ("roll", "pitch", "token")}
     except (OSError, TypeError, KeyError, SpeechLSTMError) as e:
         print(f"error: {config_path}: {e}", file=sys.stderr)
         return 2
@@ -65,11 +66,12 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     timings, t_all, results = {}, time.perf_counter(), {}
 
-    t = stage("1. parse the Bach chorales in the music21 wheel (cached) and make quarter-note piano rolls")
+    t = stage("1. parse the Bach chorales in the music21 wheel (cached): quarter-note piano rolls, 16th-note tokens")
     split = read_split(HERE / "split.json")
     rolls = split_rolls(HERE / "data" / "cache", HERE / "split.json")
+    streams = split_rolls(HERE / "data" / "cache", HERE / "split.json", progress=False, representation="tokens")
     for k, rs in rolls.items():
-        print(f"{k:5s}: {len(rs)} chorales, {sum(len(r) for r in rs)} frames")
+        print(f"{k:5s}: {len(rs)} chorales, {sum(len(r) for r in rs)} frames, {sum(len(x) for x in streams[k])} tokens")
     timings["prepare"] = time.perf_counter() - t
 
     t = stage("2. baselines")
@@ -83,32 +85,50 @@ def main(argv=None) -> int:
     trained = {}
     for i, (name, mc) in enumerate(models.items(), start=3):
         t = stage(f"{i}. train the {name} LSTM ({dataclasses.asdict(mc)})")
-        state = train_roll_model(rolls["train"], rolls["valid"], mc, out / name)
+        data = streams if mc.kind == "token" else rolls
+        state = train_music_model(data["train"], data["valid"], mc, out / name)
         model = keras.saving.load_model(out / name / "best.keras")
-        probs = predict_rolls(model, rolls["test"])
         log = [json.loads(line) for line in (out / name / "train_log.jsonl").read_text().splitlines()]
-        results[f"{name} LSTM"] = {
-            "test_nll": frame_nll(rolls["test"], probs)["nll"],
-            "test_frame_accuracy": frame_accuracy(rolls["test"], probs),
-            "valid_nll": state["best"], "epochs": state["epoch"], "params": model.count_params(),
-            "train_minutes": round(sum(r["seconds"] for r in log) / 60, 1),
-        }
+        results[f"{name} LSTM"] = {"valid_nll": state["best"], "epochs": state["epoch"], "params": model.count_params(),
+                                   "train_minutes": round(sum(r["seconds"] for r in log) / 60, 1)}
+        if mc.kind == "token":
+            results[f"{name} LSTM"].update({f"test_{k}": v for k, v in token_nll(model, streams["test"]).items()})
+        else:
+            probs = predict_rolls(model, rolls["test"])
+            results[f"{name} LSTM"].update({"test_nll": frame_nll(rolls["test"], probs)["nll"],
+                                            "test_frame_accuracy": frame_accuracy(rolls["test"], probs)})
         trained[name] = model
         print(json.dumps(results[f"{name} LSTM"]))
         timings[f"train_{name}"] = time.perf_counter() - t
 
-    t = stage("5. generate chorales from test primers and compare their statistics with the real test chorales")
+    t = stage(f"{i + 1}. generate chorales from test primers, harmonise test melodies, compare statistics with the real ones")
     g = cfg["generate"]
     statistics = {}
     for name, model in trained.items():
         pieces = []
         for k in range(g["pieces"]):
-            primer = rolls["test"][k % len(rolls["test"])][: g["primer_frames"]]
-            roll = sample_roll(model, primer, g["frames"], g["temperature"], seed=k)
-            render_roll(roll, out / "generated" / f"{name}_{k:02d}", primer_frames=g["primer_frames"],
-                        title=f"{name} LSTM, sample {k} (primer: {split['test'][k % len(split['test'])]})")
-            pieces.append(roll[g["primer_frames"]:])
+            test_k = k % len(rolls["test"])
+            title = f"{name} LSTM, sample {k} (primer: {split['test'][test_k]})"
+            if models[name].kind == "token":
+                primer = primer_tokens(streams["test"][test_k], g["primer_frames"])
+                tokens = sample_tokens(model, primer, 4 * g["frames"], g["temperature"], top_p=g.get("top_p"), seed=k)
+                notes = decode_tokens(tokens)
+                render_notes(notes, out / "generated" / f"{name}_{k:02d}", title=title, primer_quarters=g["primer_frames"])
+                pieces.append([(p, o - g["primer_frames"], d) for _, p, o, d in notes if o >= g["primer_frames"]])
+            else:
+                roll = sample_roll(model, rolls["test"][test_k][: g["primer_frames"]], g["frames"], g["temperature"], seed=k)
+                render_roll(roll, out / "generated" / f"{name}_{k:02d}", primer_frames=g["primer_frames"], title=title)
+                pieces.append(roll[g["primer_frames"]:])
         statistics[name] = compare_statistics(pieces, rolls["test"])
+        if models[name].kind == "token":  # harmonise the soprano of test chorales (Bach's own lines)
+            for k in range(g.get("harmonise", 0)):
+                melody = decode_tokens(streams["test"][k])
+                sop = soprano_tokens([n for n in melody if n[0] == 0])
+                tokens = sample_tokens(model, streams["test"][k][:1], len(sop), g["temperature"], top_p=g.get("top_p"),
+                                       seed=k, soprano=sop)
+                render_notes(decode_tokens(tokens), out / "generated" / f"{name}_harmonisation_{k:02d}",
+                             title=f"{name} LSTM harmonises the soprano of {split['test'][k]}")
+                render_notes(melody, out / "generated" / f"bach_{k:02d}", title=f"Bach: {split['test'][k]}")
     timings["generate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
@@ -116,9 +136,14 @@ def main(argv=None) -> int:
               "timings_seconds": {k: round(v, 1) for k, v in timings.items()}}
     (out / "results.json").write_text(json.dumps(report, indent=1, default=float))
     rows = {k: {"test NLL (nats/frame)": v["test_nll"], "frame accuracy": v["test_frame_accuracy"]}
-            for k, v in results.items()}
+            for k, v in results.items() if "test_nll" in v}
     rows.update({f"published JSB: {k}": {"test NLL (nats/frame)": v} for k, v in PUBLISHED})
     md = ["# Bach chorales: JSB-like (music21 split)", "", format_report(rows), ""]
+    tokens_rows = {k: {"test nats/token": v["test_nats_per_token"], "test nats/quarter": v["test_nats_per_quarter"]}
+                   for k, v in results.items() if "test_nats_per_token" in v}
+    if tokens_rows:
+        md += ["16th-note voice tokens (a different target: not comparable with nats/frame)", "",
+               format_report(tokens_rows), ""]
     for name, stats in statistics.items():
         md += [f"## Statistics of {name} LSTM samples vs real test chorales", "",
                format_report({k: v for k, v in stats.items() if "histogram" not in k}), "",

@@ -371,23 +371,30 @@ def _as_notes(chorale_or_notes):
     return list(chorale_or_notes), None
 
 
-def piano_roll(chorale, step: float = 1.0) -> np.ndarray:
+def piano_roll(chorale, step: float = 1.0, rule: str = "onset") -> np.ndarray:
     """Boolean piano roll ``[frames, 88]`` (column ``k`` = MIDI ``21 + k``).
 
-    Frame ``t`` covers ``[t*step, (t+1)*step)`` quarter notes (``step=1.0``: quarter-note
-    frames, as in the published JSB Chorales benchmark; ``0.25``: 16th notes). Rule: key ``p``
-    is on in frame ``t`` if some note of pitch ``p`` sounds at any time within the frame, i.e.
-    its interval ``[onset, onset+duration)`` overlaps the frame. So an eighth note on beat 2.5
-    lights frame 2 and a note tied over a beat lights both frames. Voices are merged, so a
-    unison of two voices is one key, and a pitch re-struck at a frame boundary is
-    indistinguishable from a held one (the benchmark format has the same limits).
+    Frame ``t`` stands for the time ``t*step`` quarter notes (``step=1.0``: quarter-note
+    frames, as in the published JSB Chorales benchmark; ``0.25``: 16th notes).
 
+    ``rule="onset"`` (default, the benchmark's): key ``p`` is on in frame ``t`` when a note of
+    pitch ``p`` sounds at the instant ``t*step`` (``onset <= t*step < onset+duration``), so a
+    quarter-note roll of a four-part chorale holds the chord on each beat, at most four keys,
+    and passing notes between beats are not in it (Allan & Williams' data, on which the JSB
+    benchmark is built, is sampled the same way). ``rule="overlap"``: key ``p`` is on when its
+    note sounds at any time within ``[t*step, (t+1)*step)``, so an eighth note on beat 2.5
+    lights frame 2.
+
+    Voices are merged, so a unison of two voices is one key, and a pitch re-struck at a frame
+    boundary is indistinguishable from a held one (the benchmark format has the same limits).
     ``chorale`` is a :class:`Chorale` (the roll spans ``length_quarters``) or a sequence of
     ``(voice, pitch, onset, duration)`` notes (the roll ends with the last note).
-    Raises ParameterError for pitches outside 21..108 or a non-positive step.
+    Raises ParameterError for pitches outside 21..108, a non-positive step or an unknown rule.
     """
     if not step > 0:
         raise ParameterError(f"step must be > 0 quarter notes, got {step}")
+    if rule not in ("onset", "overlap"):
+        raise ParameterError(f"piano roll rule must be 'onset' or 'overlap', got {rule!r}")
     notes, length = _as_notes(chorale)
     end = max((o + q for _, _, o, q in notes), default=0.0)
     length = max(length or 0.0, end)
@@ -398,9 +405,13 @@ def piano_roll(chorale, step: float = 1.0) -> np.ndarray:
             raise ParameterError(f"pitch {p} (voice {v}, onset {o}) outside the piano range {MIN_PITCH}..{MAX_PITCH}")
         if q <= 0:
             continue
-        first = math.floor(o / step + _EPS)
-        last = math.ceil((o + q) / step - _EPS)  # exclusive
-        roll[first:max(last, first + 1), p - MIN_PITCH] = True
+        if rule == "onset":  # frames whose instant t*step lies in [o, o+q)
+            first = math.ceil(o / step - _EPS)
+            last = math.ceil((o + q) / step - _EPS)
+        else:
+            first = math.floor(o / step + _EPS)
+            last = max(math.ceil((o + q) / step - _EPS), first + 1)
+        roll[first:last, p - MIN_PITCH] = True
     return roll
 
 
@@ -827,17 +838,22 @@ def read_split(path) -> dict[str, list[str]]:
 # Public JSB Chorales files and score folders
 
 
-def split_rolls(cache_dir, split_path, progress: bool = True) -> dict[str, list[np.ndarray]]:
-    """The Bach chorales of a split file as quarter-note piano rolls: ``{"train": [...], ...}``.
+def split_rolls(cache_dir, split_path, progress: bool = True, representation: str = "roll") -> dict[str, list]:
+    """The Bach chorales of a split file: ``{"train": [...], "valid": [...], "test": [...]}``.
 
-    A chorale named in the split but missing from the corpus is a ConfigError naming the file.
+    ``representation="roll"``: quarter-note piano rolls (:func:`piano_roll`); ``"tokens"``: the
+    16th-note voice token streams (:func:`encode_tokens`). A chorale named in the split but
+    missing from the corpus is a ConfigError naming the file.
     """
+    convert = {"roll": piano_roll, "tokens": encode_tokens}.get(representation)
+    if convert is None:
+        raise ParameterError(f"representation must be 'roll' or 'tokens', got {representation!r}")
     chorales = {c.name: c for c in load_bach_chorales(cache_dir, progress=progress)}
     split = read_split(split_path)
     missing = [n for names in split.values() for n in names if n not in chorales]
     if missing:
         raise ConfigError(f"{split_path}: {len(missing)} chorale(s) not in the corpus, e.g. {missing[0]}")
-    return {k: [piano_roll(chorales[n]) for n in names] for k, names in split.items()}
+    return {k: [convert(chorales[n]) for n in names] for k, names in split.items()}
 
 
 def load_jsb(path) -> dict[str, list[np.ndarray]]:

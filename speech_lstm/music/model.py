@@ -11,6 +11,11 @@ below is on in that frame, the previous frame around the key and the key's embed
 keys of a frame are modelled jointly, autoregressively (as an RNN-NADE does). With the true frame
 fed in (teacher forcing), its per-key probabilities give the exact joint log-likelihood.
 
+``TokenLSTM`` (``kind="token"``): Embedding -> stacked LSTM -> softmax over the 16th-note voice
+token stream of :func:`speech_lstm.music.corpus.encode_tokens` (held and re-struck notes kept
+apart, voices kept), trained on windows of the streams; scored in nats per token and per
+quarter note (not comparable with the per-frame roll figure: a different, richer target).
+
 ``predict_rolls`` returns probabilities aligned the way :mod:`speech_lstm.music.metrics`
 scores them: ``probs[t]`` is the prediction for frame ``t`` from frames ``< t`` (row 0 is the
 unscored first frame).
@@ -28,8 +33,10 @@ import keras
 import numpy as np
 
 from speech_lstm.errors import ConfigError, ParameterError
+from speech_lstm.music.corpus import TokenVocabulary
 
-__all__ = ["RollModelConfig", "PitchLSTM", "build_roll_lstm", "predict_rolls", "train_roll_model", "transpose_roll", "KEYS"]
+__all__ = ["MusicModelConfig", "PitchLSTM", "build_music_model", "predict_rolls", "token_nll", "train_music_model",
+           "transpose_roll", "transpose_tokens", "voice_ranges", "KEYS"]
 
 KEYS = 88
 # Options that may change when a run is resumed (how long to go on); the others define the run.
@@ -37,11 +44,16 @@ _RESUMABLE = ("epochs", "patience", "max_minutes")
 
 
 @dataclasses.dataclass(frozen=True)
-class RollModelConfig:
-    """units / layers: LSTM size and depth.  dropout: on LSTM outputs.  transpose: random shifts
+class MusicModelConfig:
+    """kind: ``roll`` | ``pitch`` (piano rolls) | ``token`` (16th-note voice tokens).
+    units / layers: LSTM size and depth.  dropout: on LSTM outputs.  transpose: random shifts
     in semitones applied to whole training pieces (kept only where every note stays on the
-    keyboard).  patience: epochs without a better validation NLL before stopping.  max_minutes:
-    a training-time budget for this process (the run resumes where it stopped)."""
+    keyboard, and for token streams within each voice's range in the training data).
+    patience: epochs without a better validation NLL before stopping.  max_minutes: a
+    training-time budget for this process (the run resumes where it stopped).  embed /
+    window: token embedding size and training window length in tokens (``token`` only).
+    lr_patience: halve the learning rate after this many epochs without a better validation
+    NLL (None: constant)."""
 
     kind: str = "roll"
     units: int = 256
@@ -55,12 +67,16 @@ class RollModelConfig:
     patience: int = 25
     max_minutes: float | None = None
     seed: int = 0
+    embed: int = 32
+    window: int = 320
+    lr_patience: int | None = None
 
     def __post_init__(self):
-        if self.kind not in ("roll", "pitch"):
-            raise ParameterError(f"music model kind must be 'roll' or 'pitch', got {self.kind!r}")
-        if self.units < 1 or self.layers < 1 or not 0 <= self.dropout < 1 or self.batch_size < 1 or self.epochs < 1:
-            raise ParameterError(f"roll model config out of range: {self}")
+        if self.kind not in ("roll", "pitch", "token"):
+            raise ParameterError(f"music model kind must be 'roll', 'pitch' or 'token', got {self.kind!r}")
+        if (self.units < 1 or self.layers < 1 or not 0 <= self.dropout < 1 or self.batch_size < 1 or self.epochs < 1
+                or self.embed < 1 or self.window < 2):
+            raise ParameterError(f"music model config out of range: {self}")
 
 
 @keras.saving.register_keras_serializable(package="speech_lstm")
@@ -97,16 +113,27 @@ class PitchLSTM(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "window": self.window, "embed": self.embed}
 
 
-def build_roll_lstm(config: RollModelConfig) -> keras.Model:
+def build_music_model(config: MusicModelConfig) -> keras.Model:
     """``kind="roll"``: [batch, frames, 88] -> logits of the next frame's keys (independent).
     ``kind="pitch"``: inputs ``[roll, next_roll]`` (the next frame teacher-forced) -> logits of
-    the next frame's keys, each conditioned on the keys below it."""
-    inputs = keras.Input((None, KEYS), name="roll")
-    x = inputs
+    the next frame's keys, each conditioned on the keys below it.
+    ``kind="token"``: token ids [batch, tokens] -> logits of the next token [batch, tokens, V]."""
+    if config.kind == "token":
+        vocab = TokenVocabulary()
+        inputs = keras.Input((None,), dtype="int32", name="tokens")
+        x = keras.layers.Embedding(vocab.size, config.embed, name="embed")(inputs)
+    else:
+        inputs = keras.Input((None, KEYS), name="roll")
+        x = inputs
     for i in range(config.layers):
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    if config.kind == "token":
+        logits = keras.layers.Dense(TokenVocabulary().size, name="logits")(x)
+        model = keras.Model(inputs, logits, name="token_lstm")
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=token_loss)
+        return model
     if config.kind == "roll":
         model = keras.Model(inputs, keras.layers.Dense(KEYS, name="keys")(x), name="roll_lstm")
     else:
@@ -127,6 +154,97 @@ def _inputs(model, x, y):
 def frame_loss(y_true, logits):
     """Sum over the 88 keys of the Bernoulli log-loss, per frame: [batch, frames]."""
     return keras.ops.sum(keras.ops.binary_crossentropy(y_true, logits, from_logits=True), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="speech_lstm")
+def token_loss(y_true, logits):
+    """Cross-entropy of the next token, nats: [batch, tokens]."""
+    return keras.ops.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+
+
+def voice_ranges(streams, vocab: TokenVocabulary | None = None) -> list[tuple[int, int]]:
+    """(lowest, highest) MIDI pitch each voice plays in token streams (for transposition)."""
+    vocab = vocab or TokenVocabulary()
+    V = vocab.num_voices
+    lo, hi = [vocab.max_pitch] * V, [vocab.min_pitch] * V
+    for tokens in streams:
+        grid = np.asarray(tokens[1: 1 + (len(tokens) - 2) // (V + 1) * (V + 1)]).reshape(-1, V + 1)[:, 1:]
+        for v in range(V):
+            notes = grid[:, v][grid[:, v] >= vocab.NOTE_OFFSET]
+            if notes.size:
+                lo[v] = min(lo[v], int(notes.min()) - vocab.NOTE_OFFSET + vocab.min_pitch)
+                hi[v] = max(hi[v], int(notes.max()) - vocab.NOTE_OFFSET + vocab.min_pitch)
+    return list(zip(lo, hi))
+
+
+def transpose_tokens(tokens, shift: int, ranges, vocab: TokenVocabulary | None = None) -> np.ndarray | None:
+    """A token stream moved ``shift`` semitones, or None when a voice would leave its range
+    (``ranges``: (lowest, highest) per voice, as from :func:`voice_ranges`)."""
+    vocab = vocab or TokenVocabulary()
+    tokens = np.asarray(tokens, np.int64)
+    if shift == 0:
+        return tokens
+    V = vocab.num_voices
+    slot = (np.arange(len(tokens)) - 1) % (V + 1)  # 0: STEP, v + 1: voice v
+    is_note = tokens >= vocab.NOTE_OFFSET
+    pitches = tokens - vocab.NOTE_OFFSET + vocab.min_pitch + shift
+    for v, (lo, hi) in enumerate(ranges):
+        p = pitches[is_note & (slot == v + 1)]
+        if p.size and (p.min() < lo or p.max() > hi):
+            return None
+    return np.where(is_note, tokens + shift, tokens)
+
+
+def _token_batches(streams, config, rng=None, ranges=None):
+    """(inputs, targets, weights) batches of token windows of ``config.window`` tokens.
+
+    Training (``rng`` given): each stream transposed at random and cut at a random offset,
+    windows shuffled. Otherwise whole streams, padded (to score each token with all the
+    context before it)."""
+    if rng is None:
+        for i in range(0, len(streams), config.batch_size):
+            yield _pad_tokens([np.asarray(t, np.int64) for t in streams[i: i + config.batch_size]])
+        return
+    windows = []
+    for tokens in streams:
+        tokens = np.asarray(tokens, np.int64)
+        if config.transpose:
+            moved = transpose_tokens(tokens, int(rng.integers(-config.transpose, config.transpose + 1)), ranges)
+            tokens = tokens if moved is None else moved
+        L = config.window
+        start = -int(rng.integers(0, L))
+        for a in range(start, len(tokens) - 1, L):
+            windows.append(tokens[max(a, 0): a + L + 1])
+    order = rng.permutation(len(windows))
+    for i in range(0, len(order), config.batch_size):
+        yield _pad_tokens([windows[j] for j in order[i: i + config.batch_size]])
+
+
+def _pad_tokens(chunks):
+    steps = max(len(c) for c in chunks) - 1
+    x = np.zeros((len(chunks), steps), np.int32)  # PAD = 0
+    y, w = np.zeros_like(x), np.zeros((len(chunks), steps), np.float32)
+    for b, c in enumerate(chunks):
+        n = len(c) - 1
+        x[b, :n], y[b, :n], w[b, :n] = c[:-1], c[1:], 1.0
+    return x, y, w
+
+
+def token_nll(model, streams, batch_size: int = 8) -> dict:
+    """Next-token log-loss over whole streams (every token after BOS scored, EOS included):
+    ``nats_per_token``, ``nats_per_quarter`` (the sum over a quarter note's 4 steps x 5
+    tokens), ``tokens``."""
+    vocab = TokenVocabulary()
+    total, count = 0.0, 0
+    config = MusicModelConfig(kind="token", batch_size=batch_size)
+    for x, y, w in _token_batches(list(streams), config):
+        loss = keras.ops.convert_to_numpy(token_loss(y, model(x, training=False)))
+        total += float((loss * w).sum())
+        count += int(w.sum())
+    if not count:
+        raise ParameterError("token_nll needs at least one stream with a token after BOS")
+    per_quarter = (vocab.num_voices + 1) * vocab.steps_per_quarter
+    return {"nats_per_token": total / count, "nats_per_quarter": total / count * per_quarter, "tokens": count}
 
 
 def transpose_roll(roll: np.ndarray, shift: int) -> np.ndarray | None:
@@ -181,20 +299,28 @@ def _save_atomic(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir, progress: bool = True) -> dict:
-    """Train with early stopping on the validation NLL (nats per frame, as the benchmark scores
-    it); keeps ``run_dir/best.keras``, ``train_log.jsonl``. Resumes from ``run_dir/last.keras``."""
+def train_music_model(train, valid, config: MusicModelConfig, run_dir, progress: bool = True) -> dict:
+    """Train with early stopping on the validation NLL (``roll``/``pitch``: nats per frame, as
+    the benchmark scores it, on piano rolls; ``token``: nats per token, on token streams); keeps
+    ``run_dir/best.keras``, ``train_log.jsonl``. Resumes from ``run_dir/last.keras``."""
     from speech_lstm.music.metrics import frame_nll
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = build_roll_lstm(config)
+    model = build_music_model(config)
+    if config.kind == "token":
+        ranges = voice_ranges(train)
+        batches = lambda rng: _token_batches(train, config, rng, ranges)  # noqa: E731
+        validate = lambda: token_nll(model, valid)["nats_per_token"]  # noqa: E731
+    else:
+        batches = lambda rng: _batches(train, config.batch_size, rng, config.transpose)  # noqa: E731
+        validate = lambda: frame_nll(valid, predict_rolls(model, valid))["nll"]  # noqa: E731
     log_path, state_path = run_dir / "train_log.jsonl", run_dir / "state.json"
     config_path, wanted = run_dir / "config.json", dataclasses.asdict(config)
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
+        saved = {**dataclasses.asdict(MusicModelConfig()), **json.loads(config_path.read_text())}
         if {k: v for k, v in saved.items() if k not in _RESUMABLE} != {k: v for k, v in wanted.items() if k not in _RESUMABLE}:
             raise ConfigError(f"{run_dir} holds a run with a different config ({config_path}); "
                               "use another run directory or delete it")
@@ -203,27 +329,33 @@ def train_roll_model(train_rolls, valid_rolls, config: RollModelConfig, run_dir,
     if state["epoch"] >= config.epochs or state["since"] >= config.patience:
         return state  # finished
     if state["epoch"] and (run_dir / "last.keras").exists():
+        model.optimizer.build(model.trainable_variables)  # so Adam's moments are restored too, not restarted
         model.load_weights(run_dir / "last.keras")
         rng = np.random.default_rng([config.seed, state["epoch"]])
+    lr = state.get("learning_rate", config.learning_rate)
+    model.optimizer.learning_rate.assign(lr)
     started = time.perf_counter()
     for epoch in range(state["epoch"], config.epochs):
         t0, losses = time.perf_counter(), []
-        for x, y, w in _batches(train_rolls, config.batch_size, rng, config.transpose):
-            w = w * (w.size / w.sum())  # Keras divides by all frames, padding included: loss = mean over real frames
+        for x, y, w in batches(rng):
+            w = w * (w.size / w.sum())  # Keras divides by all positions, padding included: loss = mean over real ones
             losses.append(float(model.train_on_batch(_inputs(model, x, y), y, sample_weight=w)))
-        valid = frame_nll(valid_rolls, predict_rolls(model, valid_rolls))["nll"]
-        row = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "valid_nll": round(valid, 4),
-               "seconds": round(time.perf_counter() - t0, 2)}
+        valid_nll = validate()
+        row = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "valid_nll": round(valid_nll, 4),
+               "seconds": round(time.perf_counter() - t0, 2), "learning_rate": lr}
         with open(log_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         if progress:
-            print(f"epoch {row['epoch']:3d}  train {row['train_loss']:.3f}  valid NLL {valid:.3f}  ({row['seconds']} s)",
+            print(f"epoch {row['epoch']:3d}  train {row['train_loss']:.3f}  valid NLL {valid_nll:.3f}  ({row['seconds']} s)",
                   flush=True)
-        improved = state["best"] is None or valid < state["best"]
+        improved = state["best"] is None or valid_nll < state["best"]
         if improved:
             _save_atomic(model, run_dir / "best.keras")
-        state = {"epoch": epoch + 1, "best": valid if improved else state["best"],
-                 "since": 0 if improved else state["since"] + 1}
+        state = {"epoch": epoch + 1, "best": valid_nll if improved else state["best"],
+                 "since": 0 if improved else state["since"] + 1, "learning_rate": lr}
+        if config.lr_patience and state["since"] and state["since"] % config.lr_patience == 0:
+            lr = state["learning_rate"] = lr / 2
+            model.optimizer.learning_rate.assign(lr)
         _save_atomic(model, run_dir / "last.keras")
         tmp = state_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(state))

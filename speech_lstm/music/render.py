@@ -11,7 +11,7 @@ from speech_lstm.audio import write_audio
 from speech_lstm.errors import ParameterError
 from speech_lstm.music.corpus import notes_to_midi, roll_to_notes
 
-__all__ = ["render_roll", "synthesize_notes", "notes_to_musicxml"]
+__all__ = ["render_notes", "render_roll", "synthesize_notes", "notes_to_musicxml"]
 
 
 def synthesize_notes(notes, tempo: float = 80.0, sample_rate: int = 22050) -> np.ndarray:
@@ -33,20 +33,42 @@ def synthesize_notes(notes, tempo: float = 80.0, sample_rate: int = 22050) -> np
 
 
 def notes_to_musicxml(notes, path) -> Path:
-    """(pitch, onset, duration) notes -> a one-staff MusicXML score (music21 chords per onset)."""
+    """Notes -> a MusicXML score: (pitch, onset, duration) notes on one staff (music21 chords
+    per onset), or (voice, pitch, onset, duration) notes with one part per voice."""
     import music21
 
-    part = music21.stream.Part()
-    by_onset = {}
-    for pitch, onset, dur in notes:
-        by_onset.setdefault((onset, dur), []).append(int(pitch))
-    for (onset, dur), pitches in sorted(by_onset.items()):
-        chord = music21.chord.Chord(sorted(pitches), quarterLength=dur)
-        part.insert(onset, chord)
-    score = music21.stream.Score([part])
+    voiced = bool(notes) and len(notes[0]) == 4
+    parts = {}
+    for n in notes:
+        v, pitch, onset, dur = n if voiced else (0, *n)
+        parts.setdefault(v, {}).setdefault((onset, dur), []).append(int(pitch))
+    score = music21.stream.Score()
+    for v in sorted(parts) or [0]:
+        part = music21.stream.Part()
+        if voiced and v < 4:
+            part.partName = ("Soprano", "Alto", "Tenor", "Bass")[v]
+        for (onset, dur), pitches in sorted(parts.get(v, {}).items()):
+            part.insert(onset, music21.chord.Chord(sorted(pitches), quarterLength=dur) if len(pitches) > 1
+                        else music21.note.Note(pitches[0], quarterLength=dur))
+        score.insert(0, part)
     path = Path(path)
     score.write("musicxml", fp=str(path))
     return path
+
+
+def render_notes(notes, stem, tempo: float = 80.0, title: str = "generated", primer_quarters: float = 0.0) -> dict:
+    """Write ``stem``.mid (one track per voice), .musicxml (one part per voice), .wav and .png
+    for (voice, pitch, onset, duration) notes in quarters; returns the paths."""
+    from speech_lstm.plots import plot_voices
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"midi": notes_to_midi(notes, stem.with_suffix(".mid"), tempo=tempo),
+             "musicxml": notes_to_musicxml(notes, stem.with_suffix(".musicxml"))}
+    write_audio(stem.with_suffix(".wav"), synthesize_notes([n[1:] for n in notes], tempo), 22050)
+    paths["wav"] = stem.with_suffix(".wav")
+    paths["png"] = plot_voices(notes, stem.with_suffix(".png"), title=title, primer_quarters=primer_quarters)
+    return paths
 
 
 def render_roll(roll: np.ndarray, stem, tempo: float = 80.0, title: str = "generated", primer_frames: int = 0) -> dict:

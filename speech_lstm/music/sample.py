@@ -15,7 +15,7 @@ import numpy as np
 from speech_lstm.errors import ParameterError
 from speech_lstm.music.model import KEYS
 
-__all__ = ["sample_roll"]
+__all__ = ["filter_distribution", "primer_tokens", "sample_roll", "sample_tokens", "soprano_tokens"]
 
 
 def _sigmoid(z):
@@ -99,3 +99,113 @@ def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=N
         probs[k] = _sigmoid((_dense(layer.out, out)[0, 0] + bias[k]) / temperature)
         frame[k] = forced[k] if forced is not None else rng.random() < probs[k]
     return frame, probs
+
+
+def filter_distribution(probs: np.ndarray, top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
+    """Keep the ``top_k`` most likely entries and/or the smallest set whose mass reaches
+    ``top_p`` (nucleus sampling), renormalised. The most likely entry always survives."""
+    probs = np.asarray(probs, np.float64)
+    if top_k is not None and top_k < 1 or top_p is not None and not 0 < top_p <= 1:
+        raise ParameterError(f"need top_k >= 1 and 0 < top_p <= 1, got {top_k}, {top_p}")
+    keep = probs > 0
+    order = np.argsort(-probs, kind="stable")
+    if top_k is not None:
+        keep[order[top_k:]] = False
+    if top_p is not None:
+        mass = np.cumsum(probs[order]) / probs.sum()
+        cut = int(np.searchsorted(mass, top_p - 1e-12)) + 1  # entries needed to reach top_p
+        keep[order[cut:]] = False
+    keep[order[0]] = True
+    out = np.where(keep, probs, 0.0)
+    return out / out.sum()
+
+
+def sample_tokens(model, primer, steps: int, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None, seed: int = 0, soprano=None) -> list[int]:
+    """Continue a token stream by ``steps`` 16th-note steps with a ``token`` model.
+
+    ``primer``: token ids starting with BOS, ending at a step boundary (``1 + s*(V+1)``
+    tokens, as :func:`primer_tokens` makes). The grammar of the stream is enforced: STEP where
+    a step starts, then one voice token per voice (HOLD only while the voice sounds); the model
+    chooses among the allowed tokens, with temperature, top-k and top-p. ``soprano``: voice-0
+    tokens, one per generated step (:func:`soprano_tokens`), forced instead of sampled, so the
+    model harmonises a given melody (each step's soprano comes before the lower voices, which
+    are drawn knowing it). Returns the whole stream, primer included, ending with EOS."""
+    from speech_lstm.music.corpus import TokenVocabulary
+
+    vocab = TokenVocabulary()
+    V = vocab.num_voices
+    primer = [int(t) for t in primer]
+    if not primer or primer[0] != vocab.BOS or (len(primer) - 1) % (V + 1):
+        raise ParameterError(f"primer must start with BOS and end at a step boundary (1 + k*{V + 1} tokens), "
+                             f"got {len(primer)} tokens")
+    if steps < 1 or not temperature > 0:
+        raise ParameterError(f"need steps >= 1 and temperature > 0, got {steps}, {temperature}")
+    if soprano is not None and len(soprano) < steps:
+        raise ParameterError(f"soprano has {len(soprano)} steps, fewer than the {steps} to generate")
+    rng = np.random.default_rng(seed)
+    embed = np.asarray(model.get_layer("embed").get_weights()[0])
+    cells = [_Cell(layer) for layer in model.layers if layer.name.startswith("lstm_")]
+    states = [c.zero() for c in cells]
+    out_layer = model.get_layer("logits")
+    sounding = [False] * V
+    for v in range(V):  # which voices sound at the end of the primer
+        last = primer[len(primer) - V + v] if len(primer) > 1 else vocab.REST
+        sounding[v] = last != vocab.REST
+
+    def advance(token):
+        h = embed[token][None]
+        for i, cell in enumerate(cells):
+            h, states[i] = cell.step(h, states[i])
+        return h
+
+    for t in primer[:-1]:
+        advance(t)
+    tokens, last = list(primer), primer[-1]
+    for s in range(steps):
+        for slot in range(V + 1):
+            h = advance(last)
+            if slot == 0:
+                last = vocab.STEP
+            elif slot == 1 and soprano is not None:
+                last = int(soprano[s])
+            else:
+                logits = _dense(out_layer, h)[0] / temperature
+                allowed = np.zeros(vocab.size, bool)
+                allowed[vocab.NOTE_OFFSET:] = True
+                allowed[vocab.REST] = True
+                allowed[vocab.HOLD] = sounding[slot - 1]
+                z = np.where(allowed, logits, -np.inf)
+                p = np.exp(z - z.max())
+                last = int(rng.choice(vocab.size, p=filter_distribution(p / p.sum(), top_k, top_p)))
+            if slot:
+                sounding[slot - 1] = last != vocab.REST
+            tokens.append(last)
+    return tokens + [vocab.EOS]
+
+
+def primer_tokens(tokens, quarters: int) -> list[int]:
+    """The first ``quarters`` quarter notes of a token stream (BOS included), as a primer."""
+    from speech_lstm.music.corpus import TokenVocabulary
+
+    vocab = TokenVocabulary()
+    n = 1 + quarters * vocab.steps_per_quarter * (vocab.num_voices + 1)
+    return [int(t) for t in tokens[:n]]
+
+
+def soprano_tokens(notes, steps: int | None = None) -> list[int]:
+    """Voice-0 tokens (NOTE/HOLD/REST per 16th step) of a melody given as (pitch, onset,
+    duration) notes in quarters, or as (voice, pitch, onset, duration) notes whose voice 0 is
+    taken; padded with REST (or cut) to ``steps`` when given."""
+    from speech_lstm.music.corpus import TokenVocabulary, encode_tokens
+
+    vocab = TokenVocabulary()
+    notes = [n if len(n) == 4 else (0, *n) for n in notes]
+    melody = [n for n in notes if n[0] == 0]
+    if not melody:
+        raise ParameterError("the soprano line has no notes")
+    stream = encode_tokens(melody, vocab)
+    grid = np.asarray(stream[1:-1]).reshape(-1, vocab.num_voices + 1)[:, 1].tolist()
+    if steps is not None:
+        grid = (grid + [vocab.REST] * steps)[:steps]
+    return grid
