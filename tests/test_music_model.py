@@ -73,8 +73,9 @@ def test_training_learns_and_resumes(tmp_path):
         train_music_model(train, valid, config.__class__(**{**config.__dict__, "units": 32}), tmp_path, progress=False)
 
 
-def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():
-    model = build_music_model(MusicModelConfig(kind="pitch", units=8, pitch_units=8))
+@pytest.mark.parametrize("kind", ["pitch", "nade"])
+def test_joint_models_see_only_lower_keys_of_their_frame_and_earlier_frames(kind):
+    model = build_music_model(MusicModelConfig(kind=kind, units=8, pitch_units=8))
     roll = _pieces(1)[0]
     base = predict_rolls(model, [roll])[0]
     changed = roll.copy()
@@ -84,16 +85,17 @@ def test_pitch_model_sees_only_lower_keys_of_its_frame_and_earlier_frames():
     assert not moved[:5].any() and not moved[5, : k + 1].any() and moved[5, k + 1:].any() and moved[6:].any()
 
 
-def test_pitch_model_trains(tmp_path):
+@pytest.mark.parametrize("kind", ["pitch", "nade"])
+def test_joint_models_train(tmp_path, kind):
     train, valid = _pieces(8), _pieces(2, seed=1)
-    state = train_music_model(train, valid, MusicModelConfig(kind="pitch", units=8, pitch_units=8, epochs=2,
+    state = train_music_model(train, valid, MusicModelConfig(kind=kind, units=8, pitch_units=8, epochs=2,
                                                            batch_size=4, learning_rate=1e-2), tmp_path, progress=False)
     assert state["epoch"] == 2 and state["best"] < 88 * np.log(2)
     with pytest.raises(ParameterError, match="kind"):
-        MusicModelConfig(kind="nade")
+        MusicModelConfig(kind="rbm")
 
 
-@pytest.mark.parametrize("kind", ["roll", "pitch"])
+@pytest.mark.parametrize("kind", ["roll", "pitch", "nade"])
 def test_numpy_stepping_matches_the_keras_model(kind):
     """Sampling steps the trained weights in numpy: its probabilities must be the model's."""
     from speech_lstm.music import sample
@@ -139,3 +141,15 @@ def test_train_generate_and_render_valid_files(tmp_path):
     assert paths["png"].stat().st_size > 5000 and "<score-partwise" in paths["musicxml"].read_text()
     with pytest.raises(ParameterError, match="primer"):
         sample_roll(model, np.zeros((0, 88), bool), 4)
+
+
+def test_moving_average_of_weights_is_what_is_validated_and_kept(tmp_path):
+    import keras
+
+    train, valid = _pieces(8), _pieces(3, seed=1)
+    config = MusicModelConfig(units=8, epochs=3, batch_size=4, learning_rate=1e-2, ema=0.9)
+    state = train_music_model(train, valid, config, tmp_path, progress=False)
+    best = keras.saving.load_model(tmp_path / "best.keras")
+    last = keras.saving.load_model(tmp_path / "last.keras")
+    assert frame_nll(valid, predict_rolls(best, valid))["nll"] == pytest.approx(state["best"], rel=1e-4)
+    assert not np.allclose(best.get_layer("keys").get_weights()[0], last.get_layer("keys").get_weights()[0])

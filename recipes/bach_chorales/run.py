@@ -6,9 +6,10 @@ and harmonised chorales (MIDI, MusicXML, WAV, PNG) and their statistics.
     python recipes/bach_chorales/run.py                  # default config
     python recipes/bach_chorales/run.py --config debug   # a smoke run of every stage
 
-Outputs go to ``exp/<config>/``: ``roll/``, ``pitch/`` and ``token/`` (runs: best.keras, train_log.jsonl;
-re-running resumes or skips finished training), ``generated/``, ``results.json`` and
-``RESULTS.md``. The split is ``split.json`` (melody groups never cross splits).
+Every section of the config with a ``kind`` is a model to train, in order (default: ``roll``,
+``nade``, ``token``). Outputs go to ``exp/<config>/``: one run folder per model (best.keras,
+train_log.jsonl; re-running resumes or skips finished training), ``generated/``,
+``results.json`` and ``RESULTS.md``. The split is ``split.json`` (melody groups never cross splits).
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def main(argv=None) -> int:
     config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
     try:
         cfg = yaml.safe_load(config_path.read_text())
-        models = {name: MusicModelConfig(**{"seed": cfg.get("seed", 0), **cfg[name]}) for name in ("roll", "pitch", "token")}
+        models = {name: MusicModelConfig(**{"seed": cfg.get("seed", 0), **section})
+                  for name, section in cfg.items() if isinstance(section, dict) and "kind" in section}
+        if not models:
+            raise KeyError("no model sections (a mapping with a 'kind')")
     except (OSError, TypeError, KeyError, SpeechLSTMError) as e:
         print(f"error: {config_path}: {e}", file=sys.stderr)
         return 2
@@ -119,7 +123,11 @@ def main(argv=None) -> int:
                 roll = sample_roll(model, rolls["test"][test_k][: g["primer_frames"]], g["frames"], g["temperature"], seed=k)
                 render_roll(roll, out / "generated" / f"{name}_{k:02d}", primer_frames=g["primer_frames"], title=title)
                 pieces.append(roll[g["primer_frames"]:])
-        statistics[name] = compare_statistics(pieces, rolls["test"])
+        if models[name].kind == "token":  # against the real chorales' notes at 16th-note resolution
+            real = [[n[1:] for n in decode_tokens(x)] for x in streams["test"]]
+        else:  # against the real chorales' quarter-note rolls, the representation the model saw
+            real = rolls["test"]
+        statistics[name] = compare_statistics(pieces, real)
         if models[name].kind == "token":  # harmonise the soprano of test chorales (Bach's own lines)
             for k in range(g.get("harmonise", 0)):
                 melody = decode_tokens(streams["test"][k])

@@ -1,7 +1,8 @@
 """Generate piano rolls from a trained music LSTM: a primer, then frame by frame sampling.
 
-``kind="roll"`` models give 88 independent key probabilities per frame; ``kind="pitch"``
-models are sampled key by key inside each frame, so the keys of a frame are drawn jointly.
+``kind="roll"`` models give 88 independent key probabilities per frame; ``kind="pitch"`` and
+``"nade"`` models are sampled key by key inside each frame, so the keys of a frame are drawn
+jointly. ``kind="token"`` models write 16th-note voice token streams (:func:`sample_tokens`).
 Sampling steps the LSTMs one frame (and one key) at a time with their trained weights in numpy
 (Keras gate order i, f, c, o), instead of re-running the model over the whole piece per step.
 Temperature divides the logits; ``max_notes`` keeps the most likely keys of a frame when an
@@ -79,11 +80,22 @@ def sample_roll(model, primer: np.ndarray, frames: int, temperature: float = 1.0
 
 
 def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=None):
-    """One frame from a pitch model: key k drawn given the keys below it already drawn.
+    """One frame from a pitch or NADE model: key k drawn given the keys below it already drawn.
 
     h: the time LSTM's output [1, units] after the previous frame; previous: that frame [88].
     ``forced``: a frame [88] to replay instead of drawing (to read off its probabilities).
     Returns (frame bool [88], the probability each key had of being on [88])."""
+    if "nade" in [layer.name for layer in model.layers]:
+        w, v = (np.asarray(x) for x in model.get_layer("nade").get_weights())
+        a = _dense(model.get_layer("hidden_bias"), h)[0]
+        bias = _dense(model.get_layer("keys"), h)[0]
+        frame, probs = np.zeros(KEYS, bool), np.zeros(KEYS)
+        for k in range(KEYS):
+            probs[k] = _sigmoid((bias[k] + _sigmoid(a) @ v[k]) / temperature)
+            frame[k] = forced[k] if forced is not None else rng.random() < probs[k]
+            if frame[k]:
+                a = a + w[k]
+        return frame, probs
     layer = model.get_layer("pitch_lstm")
     context = _dense(model.get_layer("context"), h, "tanh")[0]
     bias = _dense(model.get_layer("keys"), h)[0]
