@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast install clean
+.PHONY: demo test test-fast install clean flite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+# Debian's flite: only for the out-of-domain dev set (never training); installed when this is root on Debian.
+flite:
+	@command -v flite >/dev/null && echo "flite: $$(command -v flite)" || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -q flite; } || \
+	  { echo "flite is missing: run 'sudo apt-get install flite' (Debian/Ubuntu)"; exit 1; }
 
 clean:
 	rm -rf recipes/*/exp recipes/*/data .pytest_cache

@@ -28,13 +28,32 @@ def _err(msg):
 
 
 def cmd_synth_digits(args):
-    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus
+    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus, synthesize_flite_digits
 
-    spec = DigitCorpusSpec(num_train=args.num_train, num_dev=args.num_dev, num_test=args.num_test, seed=args.seed,
+    if args.engine == "flite":
+        if args.num_train is not None or args.num_test is not None:
+            raise ConfigError("--engine flite makes an out-of-domain dev set only (dev.jsonl, --num-dev utterances); "
+                              "--num-train/--num-test belong to eSpeak NG corpora: training speech is eSpeak NG only")
+        path = synthesize_flite_digits(args.out, num=args.num_dev, min_words=args.min_words, max_words=args.max_words,
+                                       seed=args.seed, workers=args.workers, force=args.force, progress=not args.quiet)
+        print(f"dev: {path}")
+        return 0
+    spec = DigitCorpusSpec(num_train=4000 if args.num_train is None else args.num_train, num_dev=args.num_dev,
+                           num_test=500 if args.num_test is None else args.num_test, seed=args.seed,
                            min_words=args.min_words, max_words=args.max_words)
     paths = synthesize_digit_corpus(args.out, spec, workers=args.workers, force=args.force, progress=not args.quiet)
     for split, path in paths.items():
         print(f"{split}: {path}")
+    return 0
+
+
+def cmd_add_noise(args):
+    from speech_lstm.data.synth import noisy_copy
+
+    for snr in args.snr:
+        out = noisy_copy(args.manifest, Path(args.out) / f"{args.noise}{snr:g}db", args.noise, snr, seed=args.seed,
+                         workers=args.workers, progress=not args.quiet)
+        print(f"{args.noise} {snr:g} dB: {out}")
     return 0
 
 
@@ -74,9 +93,36 @@ def cmd_train(args):
 def _decode_options(args):
     from speech_lstm.config import DecodeOptions
 
-    if args.beam_width is None:  # main() already refused --top-paths without --beam-width
+    words = _word_list(args)
+    if args.beam_width is None and words is None:  # main() already refused --top-paths without --beam-width
         return DecodeOptions()
-    return DecodeOptions(strategy="beam", beam_width=args.beam_width, top_paths=getattr(args, "top_paths", 1))
+    return DecodeOptions(strategy="beam", beam_width=args.beam_width or 16, top_paths=getattr(args, "top_paths", 1),
+                         words=words)
+
+
+def _word_list(args):
+    """--words a,b,c or --lexicon FILE (one word per line; '#' comments) -> normalised words, or None."""
+    from speech_lstm.text import normalize_text
+
+    if getattr(args, "words", None) and getattr(args, "lexicon", None):
+        raise ConfigError("--words and --lexicon conflict: give the word list one way")
+    if getattr(args, "words", None):
+        raw, where = args.words.split(","), "--words"
+    elif getattr(args, "lexicon", None):
+        try:
+            raw = [line.split("#")[0] for line in Path(args.lexicon).read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--lexicon {args.lexicon}: cannot read it ({e})") from e
+        where = f"--lexicon {args.lexicon}"
+    else:
+        return None
+    words = [normalize_text(w) for w in raw if normalize_text(w)]
+    if not words:
+        raise ConfigError(f"{where}: no words")
+    spaced = [w for w in words if " " in w]
+    if spaced:
+        raise ConfigError(f"{where}: entries must be single words, got {spaced[0]!r}")
+    return tuple(words)
 
 
 def cmd_evaluate(args):
@@ -87,10 +133,17 @@ def cmd_evaluate(args):
     options = _decode_options(args)
     model, fc, vocab = load_run(args.model)
     entries = read_manifest(args.manifest)
-    results = evaluate_model(model, entries, fc, vocab, batch_size=args.batch_size, options=options)
     out_dir = Path(args.out_dir) if args.out_dir else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
-    write_results(results, out_dir, name=args.name)
-    print(f"{args.name}: WER {100 * results['wer']:.2f} %  CER {100 * results['cer']:.2f} %  "
+    name = args.name or Path(args.manifest).stem
+    manifest = str(Path(args.manifest).resolve())
+    previous = json.loads((out_dir / "results.json").read_text()).get(name) if (out_dir / "results.json").exists() else None
+    if isinstance(previous, dict) and previous.get("manifest") != manifest and not args.force:
+        raise ConfigError(f"{out_dir / 'results.json'} already holds results '{name}' of "
+                          f"{previous.get('manifest', 'another manifest')}; choose another --name (or --force to replace them)")
+    results = evaluate_model(model, entries, fc, vocab, batch_size=args.batch_size, options=options)
+    results["manifest"] = manifest
+    write_results(results, out_dir, name=name)
+    print(f"{name}: WER {100 * results['wer']:.2f} %  CER {100 * results['cer']:.2f} %  "
           f"({results['num_utterances']} utterances, RTF {results['rtf']:.4f})  -> {out_dir / 'results.json'}")
     return 0
 
@@ -286,11 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth-digits", help="synthesize a spoken-digits corpus with eSpeak NG", formatter_class=fmt)
+    p = sub.add_parser("synth-digits", help="synthesize a spoken-digits corpus with eSpeak NG (or a flite dev set)",
+                       formatter_class=fmt)
     p.add_argument("--out", required=True, help="output folder (WAVs + train/dev/test.jsonl)")
-    p.add_argument("--num-train", type=int, default=4000)
+    p.add_argument("--engine", choices=["espeak", "flite"], default="espeak",
+                   help="flite: an out-of-domain dev set (dev.jsonl) with Debian's flite voices, never for training")
+    p.add_argument("--num-train", type=int, default=None, help="(default 4000)")
     p.add_argument("--num-dev", type=int, default=300)
-    p.add_argument("--num-test", type=int, default=500)
+    p.add_argument("--num-test", type=int, default=None, help="(default 500)")
     p.add_argument("--min-words", type=int, default=1)
     p.add_argument("--max-words", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
@@ -298,6 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo even if the corpus exists")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth_digits)
+
+    p = sub.add_parser("add-noise", help="copy a corpus with babble or coloured noise mixed in at given SNRs",
+                       formatter_class=fmt)
+    p.add_argument("manifest")
+    p.add_argument("--out", required=True, help="output folder: one <noise><snr>db/ folder per SNR")
+    p.add_argument("--noise", choices=["babble", "white", "pink", "brown"], default="babble")
+    p.add_argument("--snr", type=float, nargs="+", default=[10.0], help="signal-to-noise ratios in dB")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_add_noise)
 
     p = sub.add_parser("validate", help="check manifests: audio, transcripts, vocabulary, durations", formatter_class=fmt)
     p.add_argument("manifests", nargs="+")
@@ -316,12 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_decode(p):
         p.add_argument("--beam-width", type=int, default=None, help="beam search with this width (default: greedy)")
+        p.add_argument("--words", default=None,
+                       help="closed vocabulary, comma-separated (e.g. zero,oh,one,...): only these words can come out "
+                            "(a lexicon-constrained beam search, width --beam-width or 16)")
+        p.add_argument("--lexicon", default=None, help="like --words, from a file with one word per line")
         p.add_argument("--batch-size", type=int, default=32)
 
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=fmt)
     p.add_argument("--model", required=True, help="run directory or .keras file")
     p.add_argument("--manifest", required=True)
-    p.add_argument("--name", default="test", help="key of these results in results.json")
+    p.add_argument("--name", default=None, help="key of these results in results.json (default: the manifest's name)")
+    p.add_argument("--force", action="store_true", help="replace results of that name computed on another manifest")
     p.add_argument("--out-dir", default=None, help="where results.json goes (default: the run directory)")
     add_decode(p)
     p.set_defaults(func=cmd_evaluate)

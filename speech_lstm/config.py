@@ -39,7 +39,10 @@ def _check(cond, message):
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """Front-end settings: audio -> MFCC (+ deltas) -> per-utterance normalisation.
+    """Front-end settings: audio -> MFCC or log-mel (+ deltas) -> per-utterance normalisation.
+
+    kind: "mfcc" (n_mfcc cepstral coefficients of the log-mel spectrum) or "logmel" (the n_mels
+    log-mel bands themselves; with per-utterance normalisation, a channel-robust front end).
 
     sample_rate: Hz, audio is resampled to it.  win_ms / hop_ms: analysis window and hop, ms.
     n_fft: FFT size, samples (>= window).  n_mels: mel bands.  n_mfcc: cepstral coefficients.
@@ -49,6 +52,7 @@ class FeatureConfig:
     coefficient over the utterance) or "none".
     """
 
+    kind: str = "mfcc"
     sample_rate: int = 16000
     win_ms: float = 25.0
     hop_ms: float = 10.0
@@ -75,6 +79,7 @@ class FeatureConfig:
             f"features.n_mfcc must be in [1, n_mels={self.n_mels}], got {self.n_mfcc}",
         )
         _check(self.deltas in (0, 1, 2), f"features.deltas must be 0, 1 or 2, got {self.deltas}")
+        _check(self.kind in ("mfcc", "logmel"), f"features.kind must be 'mfcc' or 'logmel', got {self.kind!r}")
         _check(
             self.normalize in ("utterance", "none"),
             f"features.normalize must be 'utterance' or 'none', got {self.normalize!r}",
@@ -100,8 +105,8 @@ class FeatureConfig:
 
     @property
     def feature_dim(self) -> int:
-        """Size of one feature vector: n_mfcc * (1 + deltas)."""
-        return self.n_mfcc * (1 + self.deltas)
+        """Size of one feature vector: (n_mfcc or n_mels) * (1 + deltas)."""
+        return (self.n_mels if self.kind == "logmel" else self.n_mfcc) * (1 + self.deltas)
 
     def num_frames(self, num_samples: int) -> int:
         """Frames librosa produces (center=True) for ``num_samples`` samples."""
@@ -114,7 +119,8 @@ class ModelConfig:
 
     subsample: "conv" (strided Conv1D), "stack" (concatenate ``subsample_factor`` frames)
     or "none".  conv_filters / conv_kernel: used by "conv".  lstm_layers x lstm_units per
-    direction.  dropout: between layers, 0 <= p < 1.
+    direction.  dropout: between layers, 0 <= p < 1.  words: a word list for a word-level CTC
+    output (closed vocabulary: only these words can come out); None = characters.
     """
 
     subsample: str = "conv"
@@ -124,8 +130,13 @@ class ModelConfig:
     lstm_layers: int = 2
     lstm_units: int = 128
     dropout: float = 0.1
+    words: tuple | None = None
 
     def __post_init__(self):
+        if self.words is not None:
+            _check(len(self.words) > 0 and all(isinstance(w, str) and w and " " not in w for w in self.words)
+                   and len(set(self.words)) == len(self.words),
+                   f"model.words must be a list of distinct single words, got {self.words!r}")
         _check(
             self.subsample in ("conv", "stack", "none"),
             f"model.subsample must be 'conv', 'stack' or 'none', got {self.subsample!r}",
@@ -201,16 +212,25 @@ class DecodeOptions:
     """How logits become text.
 
     strategy: "greedy" (best path) or "beam" (CTC beam search).  beam_width: > 0, only with
-    strategy="beam".  top_paths: n-best size, <= beam_width.
+    strategy="beam".  top_paths: n-best size, <= beam_width.  words: a closed vocabulary
+    (normalised words) for strategy="beam": only these words can come out
+    (:func:`speech_lstm.ctc.ctc_lexicon_decode`).
     """
 
     strategy: str = "greedy"
     beam_width: int | None = None
     top_paths: int = 1
+    words: tuple | None = None
 
     def __post_init__(self):
         if self.strategy not in ("greedy", "beam"):
             raise ConfigError(f"strategy must be 'greedy' or 'beam', got {self.strategy!r}")
+        if self.words is not None:
+            object.__setattr__(self, "words", tuple(self.words))
+            if self.strategy != "beam":
+                raise ConfigError("a word list (lexicon) needs strategy='beam'")
+            if not self.words:
+                raise ConfigError("the word list (lexicon) is empty")
         if self.strategy == "greedy":
             if self.beam_width is not None:
                 raise ConfigError("beam_width needs strategy='beam'")

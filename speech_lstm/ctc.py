@@ -21,6 +21,10 @@ __all__ = [
     "decode_logits",
     "Hypothesis",
     "log_softmax",
+    "Lexicon",
+    "ctc_lexicon_decode",
+    "ctc_align",
+    "decode_hypotheses",
 ]
 
 BLANK_ID = 0
@@ -131,4 +135,165 @@ def decode_logits(logits, lengths, vocab, options: DecodeOptions | None = None) 
     options = options or DecodeOptions()
     if options.strategy == "greedy":
         return [vocab.decode_words(h.ids) for h in ctc_greedy_decode(logits, lengths)]
+    if options.words:
+        lexicon = Lexicon(options.words, vocab)
+        return [vocab.decode_words(hs[0].ids) for hs in ctc_lexicon_decode(logits, lengths, lexicon, options.beam_width)]
     return [vocab.decode_words(hs[0].ids) for hs in ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)]
+
+
+class Lexicon:
+    """The words a decoder may output, as a character trie over vocabulary ids.
+
+    ``words``: strings in the vocabulary's characters, without spaces (normalised text).
+    Raises ParameterError for an empty list or a word the vocabulary cannot spell."""
+
+    def __init__(self, words, vocab):
+        words = sorted({w.strip() for w in words if w.strip()})
+        if not words:
+            raise ParameterError("the word list is empty")
+        self.words, self.space = words, vocab.encode(" ")[0]
+        self.children: list[dict[int, int]] = [{}]  # node -> {char id: child node}; node 0 is the root
+        self.is_word: list[bool] = [False]
+        for w in words:
+            if " " in w or vocab.unknown_chars(w):
+                raise ParameterError(f"lexicon word {w!r} has characters outside the vocabulary (or a space)")
+            node = 0
+            for c in vocab.encode(w):
+                c = int(c)
+                if c not in self.children[node]:
+                    self.children[node][c] = len(self.children)
+                    self.children.append({})
+                    self.is_word.append(False)
+                node = self.children[node][c]
+            self.is_word[node] = True
+
+
+def ctc_lexicon_decode(logits: np.ndarray, lengths, lexicon: Lexicon, beam_width: int = 16,
+                       top_paths: int = 1, prune: float = -12.0) -> list[list[Hypothesis]]:
+    """CTC prefix beam search that can only spell words of ``lexicon``, separated by single spaces.
+
+    Every prefix is a path in the lexicon's trie; a space may follow only a complete word, and
+    a hypothesis counts only if its last word is complete, so a word outside the list can never
+    be emitted. Characters with log-probability below ``prune`` at a frame are not tried.
+    Returns, per example, up to ``top_paths`` hypotheses (best first; an empty transcript if no
+    word fits), with frames and confidences from a forced alignment of the result.
+    """
+    logp_all = log_softmax(np.asarray(logits, dtype=np.float32))
+    lengths = np.asarray(lengths).reshape(-1)
+    if top_paths > beam_width:
+        raise ParameterError(f"top_paths ({top_paths}) must be <= beam_width ({beam_width})")
+    neg = -np.inf
+    out = []
+    for b in range(logp_all.shape[0]):
+        logp = logp_all[b, : int(min(lengths[b], logp_all.shape[1]))]
+        # prefix -> [p_blank, p_nonblank, trie node]
+        beams = {(): [0.0, neg, 0]}
+        for t in range(len(logp)):
+            row = logp[t]
+            allowed = set(np.flatnonzero(row > prune).tolist())
+            nxt: dict[tuple, list] = {}
+
+            def add(prefix, node, pb=neg, pnb=neg):
+                cur = nxt.get(prefix)
+                if cur is None:
+                    nxt[prefix] = [pb, pnb, node]
+                else:
+                    cur[0], cur[1] = np.logaddexp(cur[0], pb), np.logaddexp(cur[1], pnb)
+
+            for prefix, (pb, pnb, node) in beams.items():
+                total = np.logaddexp(pb, pnb)
+                add(prefix, node, pb=total + row[BLANK_ID])
+                if prefix:
+                    add(prefix, node, pnb=pnb + row[prefix[-1]])  # the last symbol held
+                options = dict(lexicon.children[node])
+                if lexicon.is_word[node]:
+                    options[lexicon.space] = 0  # a complete word: a space returns to the root
+                for c, child in options.items():
+                    if c not in allowed:
+                        continue
+                    p = (pb if prefix and prefix[-1] == c else total) + row[c]
+                    add(prefix + (c,), child, pnb=p)
+            ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(kv[1][0], kv[1][1]))
+            beams = dict(ranked[:beam_width])
+        finals = []
+        for prefix, (pb, pnb, node) in beams.items():
+            ids = list(prefix)
+            if ids and ids[-1] == lexicon.space:
+                ids = ids[:-1]
+                node = 0
+            if node != 0 and not lexicon.is_word[node]:
+                continue  # the last word is unfinished
+            finals.append((float(np.logaddexp(pb, pnb)), ids))
+        merged: dict[tuple, float] = {}
+        for score, ids in finals:
+            merged[tuple(ids)] = float(np.logaddexp(merged.get(tuple(ids), neg), score))
+        best = sorted(merged.items(), key=lambda kv: -kv[1])[:top_paths] or [((), float(neg))]
+        hyps = []
+        for ids, score in best:
+            frames, confs = ctc_align(logp, list(ids))
+            hyps.append(Hypothesis(list(ids), score, frames, confs))
+        out.append(hyps)
+    return out
+
+
+def ctc_align(logp: np.ndarray, ids) -> tuple[list, list]:
+    """Viterbi forced alignment of label ``ids`` to log-probabilities [frames, classes]: per
+    label, the first frame of its run and the mean posterior over the run. Labels that cannot
+    fit (too few frames) get frame 0 and confidence 0."""
+    ids = [int(i) for i in ids]
+    n, T = len(ids), len(logp)
+    if not n:
+        return [], []
+    states = [BLANK_ID]
+    for i in ids:
+        states += [i, BLANK_ID]
+    S = len(states)
+    score = np.full((T, S), -np.inf)
+    back = np.zeros((T, S), np.int64)
+    score[0, 0] = logp[0, states[0]]
+    if S > 1:
+        score[0, 1] = logp[0, states[1]]
+    for t in range(1, T):
+        for s in range(S):
+            cands = [(score[t - 1, s], s)]
+            if s >= 1:
+                cands.append((score[t - 1, s - 1], s - 1))
+            if s >= 2 and states[s] != BLANK_ID and states[s] != states[s - 2]:
+                cands.append((score[t - 1, s - 2], s - 2))
+            best, arg = max(cands)
+            score[t, s] = best + logp[t, states[s]]
+            back[t, s] = arg
+    end = S - 1 if S == 1 or score[T - 1, S - 1] >= score[T - 1, S - 2] else S - 2
+    if not np.isfinite(score[T - 1, end]):
+        return [0] * n, [0.0] * n
+    path = [end]
+    for t in range(T - 1, 0, -1):
+        path.append(back[t, path[-1]])
+    path = path[::-1]
+    frames, confs = [0] * n, [[] for _ in range(n)]
+    for t, s in enumerate(path):
+        if s % 2 == 1:
+            k = s // 2
+            if not confs[k]:
+                frames[k] = t
+            confs[k].append(float(np.exp(logp[t, states[s]])))
+    return frames, [float(np.mean(c)) if c else 0.0 for c in confs]
+
+
+def decode_hypotheses(logits, lengths, vocab, options: DecodeOptions) -> list[tuple[Hypothesis, list | None]]:
+    """Logits -> per utterance (best path with frames, n-best or None): greedy, beam search,
+    or beam search within a closed word list (``options.words``), whose best path replaces
+    the greedy one (frames from a forced alignment)."""
+    if options.words:
+        if getattr(vocab, "is_words", False):
+            raise ParameterError("this model outputs whole words of its own list already; "
+                                 "a word list (--words / --lexicon) applies to character models")
+        lexicon = Lexicon(options.words, vocab)
+        beams = ctc_lexicon_decode(logits, lengths, lexicon, options.beam_width, options.top_paths)
+        return [(bs[0], [{"text": vocab.decode_words(b.ids), "score": round(b.score, 4)} for b in bs]) for bs in beams]
+    greedy = ctc_greedy_decode(logits, lengths)
+    if options.strategy != "beam":
+        return [(h, None) for h in greedy]
+    beams = ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)
+    return [(h, [{"text": vocab.decode_words(b.ids), "score": round(b.score, 4)} for b in bs])
+            for h, bs in zip(greedy, beams)]

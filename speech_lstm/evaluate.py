@@ -82,10 +82,17 @@ def recording_timing_report(ref: dict, transcript) -> dict:
     """
     err = word_timing_errors(ref["words"], transcript.words, [(u["start"], u["end"]) for u in ref["utterances"]])
     starts, ends = err["start_errors"], err["end_errors"]
-    return {
+    out = {
         "words": len(ref["words"]), "segments": len(transcript.segments),
         "wer": round(jiwer.wer(" ".join(w["word"] for w in ref["words"]), transcript.text), 5),
         "timed_words": err["matched"],
+    }
+    if not err["matched"]:  # nothing recognised correctly: no timing figures (None, not a crash)
+        keys = ("start_error_mean", "start_error_abs_max", "starts_off_by_more_than_0.2s", "end_error_mean",
+                "end_error_abs_max", "end_error_abs_median", "ends_off_by_more_than_0.2s")
+        return {**out, **dict.fromkeys(keys)}
+    return {
+        **out,
         "start_error_mean": round(float(starts.mean()), 3),
         "start_error_abs_max": round(float(np.abs(starts).max()), 3),
         "starts_off_by_more_than_0.2s": int((np.abs(starts) > 0.2).sum()),
@@ -177,7 +184,8 @@ def evaluate_model(
         by_speaker.setdefault(r["speaker"] or "unknown", []).append(r)
     return {
         **scores,
-        "decode": {"strategy": options.strategy, "beam_width": options.beam_width},
+        "decode": {"strategy": options.strategy, "beam_width": options.beam_width,
+                   **({"lexicon_words": len(options.words)} if options.words else {})},
         "audio_seconds": round(audio_seconds, 2),
         "wall_seconds": round(wall, 2),
         "rtf": round(wall / max(audio_seconds, 1e-9), 5),

@@ -42,10 +42,10 @@ import tensorflow as tf
 import yaml
 
 from speech_lstm.config import DecodeOptions
-from speech_lstm.ctc import BLANK_ID, Hypothesis
+from speech_lstm.ctc import BLANK_ID, Hypothesis, decode_hypotheses
 from speech_lstm.errors import ConfigError, ParameterError
 from speech_lstm.features import tf_mfcc
-from speech_lstm.text import Vocabulary
+from speech_lstm.text import Vocabulary, vocabulary_from_json
 from speech_lstm.training import load_run, resolve_model_path
 
 __all__ = ["export_saved_model", "load_exported", "ExportedRecognizer", "is_saved_model", "METADATA_FILE"]
@@ -240,7 +240,7 @@ class ExportedRecognizer:
         self.sample_rate = int(self.metadata["sample_rate"])
         self.frame_seconds = float(self.metadata["frame_seconds"])
         self.emission_lag = float(self.metadata.get("emission_lag_seconds", 0.0))
-        self.vocab = Vocabulary(self.metadata["vocabulary"]["chars"])
+        self.vocab = vocabulary_from_json(self.metadata["vocabulary"])
         self._loaded = tf.saved_model.load(str(path))
         self.greedy = self._loaded.signatures["serving_default"]
         self.beam = self._loaded.signatures["beam_search"]
@@ -254,9 +254,13 @@ class ExportedRecognizer:
     def decode(self, waveforms, options: DecodeOptions) -> list[tuple[Hypothesis, list | None]]:
         """Float32 waveforms at :attr:`sample_rate` -> per waveform (best path, n-best or None).
 
-        Beam search uses the width fixed at export; asking for another is a ConfigError.
+        Beam search uses the width fixed at export; asking for another is a ConfigError. With a
+        word list (``options.words``) the lexicon-constrained search runs on the exported
+        model's logits, at any width.
         """
         out = self(waveforms)
+        if options.words:  # a closed vocabulary: searched here, on the exported model's logits
+            return decode_hypotheses(out["logits"], out["logit_lengths"], self.vocab, options)
         hyps = []
         for b in range(len(waveforms)):
             n = int((out["char_ids"][b] >= 0).sum())

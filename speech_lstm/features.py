@@ -56,13 +56,17 @@ def normalize_utterance(features: np.ndarray) -> np.ndarray:
 
 
 def compute_mfcc(waveform: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """MFCC (+ deltas, + normalisation) of a waveform.
+    """MFCC, or log-mel bands when ``config.kind == "logmel"`` (+ deltas, + normalisation), of a
+    waveform: the one definition of what a model sees.
 
     waveform: float32 [samples] at config.sample_rate.
     Returns float32 [frames, config.feature_dim], frames = 1 + samples // hop_length.
     """
     log_mel = compute_log_mel(waveform, config)
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=config.n_mfcc, dct_type=2, norm="ortho")
+    if config.kind == "logmel":
+        mfcc = log_mel
+    else:
+        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=config.n_mfcc, dct_type=2, norm="ortho")
     parts = [mfcc]
     for order in range(1, config.deltas + 1):
         # width 9 needs >= 9 frames; short inputs use the largest odd width that fits.
@@ -230,7 +234,7 @@ def tf_mfcc(waveforms, lengths, config: FeatureConfig):
     if config.top_db is not None:
         peak = tf.reduce_max(db + (mask - 1.0) * 1e9, axis=[1, 2], keepdims=True)
         db = tf.maximum(db, peak - config.top_db)
-    mfcc = tf.tensordot(db, c["dct"], axes=1)  # [B, T, n_mfcc]
+    mfcc = db if config.kind == "logmel" else tf.tensordot(db, c["dct"], axes=1)  # [B, T, n_mfcc or n_mels]
     parts = [mfcc]
     if config.deltas:
         parts += _tf_deltas(mfcc, frames, tf.constant(c["delta"]))[: config.deltas]

@@ -26,7 +26,7 @@ from speech_lstm.evaluate import error_rates, inference_function, predict_datase
 from speech_lstm.features import FeatureCache
 from speech_lstm.models import CTCASRModel, build_ctc_asr
 from speech_lstm.plots import plot_training_curves
-from speech_lstm.text import Vocabulary
+from speech_lstm.text import Vocabulary, WordVocabulary, vocabulary_from_symbols
 
 __all__ = ["train", "load_run", "environment_info", "prepare_entries", "resolve_model_path"]
 
@@ -178,7 +178,7 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
 
     tc, fc = config.train, config.features
     keras.utils.set_random_seed(tc.seed)
-    vocab = Vocabulary()
+    vocab = WordVocabulary(config.model.words) if config.model.words else Vocabulary()
     vocab.save(run_dir / "vocab.json")
     train_entries, dropped_train = prepare_entries(tc.train_manifest, vocab, tc.min_duration, tc.max_duration, "train")
     dev_entries, dropped_dev = prepare_entries(tc.dev_manifest, vocab, tc.min_duration, tc.max_duration, "dev")
@@ -286,4 +286,4 @@ def load_run(path):
         raise ConfigError(f"{model_path}: cannot load the model ({e})") from e
     if not isinstance(model, CTCASRModel) or not model.feature_config or not model.vocabulary:
         raise ConfigError(f"{model_path}: not a speech_lstm recognizer (no feature config / vocabulary inside)")
-    return model, feature_config_from_dict(model.feature_config), Vocabulary(model.vocabulary)
+    return model, feature_config_from_dict(model.feature_config), vocabulary_from_symbols(model.vocabulary)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from speech_lstm.audio import audio_info
 from speech_lstm.config import DecodeOptions
-from speech_lstm.ctc import Hypothesis, ctc_beam_decode, ctc_greedy_decode
+from speech_lstm.ctc import Hypothesis, decode_hypotheses
 from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
 from speech_lstm.evaluate import inference_function, word_timing_errors
 from speech_lstm.export import ExportedRecognizer, is_saved_model
@@ -139,12 +139,7 @@ class Recognizer:
     def decode(self, waveforms, options: DecodeOptions) -> list[tuple[Hypothesis, list | None]]:
         """Float32 waveforms at :attr:`sample_rate` -> per waveform (best path, n-best or None)."""
         logits, lengths = self.logits([self.featurize(w) for w in waveforms])
-        greedy = ctc_greedy_decode(logits, lengths)
-        if options.strategy != "beam":
-            return [(h, None) for h in greedy]
-        beams = ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)
-        return [(h, [{"text": self.vocab.decode_words(b.ids), "score": round(b.score, 4)} for b in bs])
-                for h, bs in zip(greedy, beams)]
+        return decode_hypotheses(logits, lengths, self.vocab, options)
 
 
 def load_recognizer(path):
@@ -161,6 +156,11 @@ def _words(hyp: Hypothesis, vocab, frame_seconds: float, offset: float, lag: flo
     """Words of a best path with times: a word starts at its first character's emission and
     ends at the emission of the space after it (its last character's frame + 1 at the end of a
     segment); starts are moved ``lag`` s earlier (CTC emits a character after its sound starts)."""
+    if getattr(vocab, "is_words", False):  # one id per word: it ends where the next one starts
+        ends = list(hyp.frames[1:]) + [hyp.frames[-1] + 1 if hyp.frames else 0]
+        return [Word(vocab.id_to_char(k), round(max(offset, offset + f * frame_seconds - lag), 3),
+                     round(offset + e * frame_seconds, 3), round(float(c), 4))
+                for k, f, e, c in zip(hyp.ids, hyp.frames, ends, hyp.confidences)]
     words, current = [], []
     for k, frame, conf in zip(hyp.ids, hyp.frames, hyp.confidences):
         if vocab.id_to_char(k) == " ":

@@ -78,3 +78,56 @@ def test_loss_prefers_the_right_labels_and_ignores_padding():
     padded = np.concatenate([logits, peaked([ids("z")[0]] * 5, peak=9.0)], axis=1)
     lp = float(ctc_loss(good, padded, np.array([3]), np.array([7]))[0])
     assert abs(lp - lg) < 1e-4
+
+
+DIGITS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _spell(text):
+    """A blank-separated CTC path spelling ``text``."""
+    return [0] + sum(([i, 0] for i in ids(text)), [])
+
+
+def test_lexicon_decoding_turns_a_non_word_into_the_nearest_word():
+    from speech_lstm.ctc import Lexicon, ctc_lexicon_decode
+
+    path = _spell("xfive two")
+    probs = np.full((1, len(path), V.size), 1e-4, np.float32)
+    probs[0, np.arange(len(path)), path] = 0.9
+    logits = np.log(probs)
+    assert decode_logits(logits, [len(path)], V) == ["xfive two"]  # greedy spells a non-word
+    lexicon = Lexicon(DIGITS, V)
+    (hyps,) = ctc_lexicon_decode(logits, [len(path)], lexicon, beam_width=8, top_paths=2)
+    assert V.decode_words(hyps[0].ids) == "five two" and all(hyps[0].score >= h.score for h in hyps)
+    assert hyps[0].frames == [3, 5, 7, 9, 11, 13, 15, 17]  # f i v e, space, t w o: where each was spelled
+    assert decode_logits(logits, [len(path)], V, DecodeOptions("beam", beam_width=8, words=DIGITS)) == ["five two"]
+
+
+def test_lexicon_decoding_never_emits_a_word_outside_the_list():
+    rng = np.random.default_rng(0)
+    words = ("one", "two", "ten", "tent")
+    for trial in range(30):
+        logits = rng.normal(0, 3, (2, 25, V.size)).astype(np.float32)
+        for text in decode_logits(logits, [25, 18], V, DecodeOptions("beam", beam_width=6, words=words)):
+            assert set(text.split()) <= set(words), text
+    with pytest.raises(ParameterError, match="outside the vocabulary"):
+        from speech_lstm.ctc import Lexicon
+
+        Lexicon(["nine", "ni9e"], V)
+    from speech_lstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs strategy='beam'"):
+        DecodeOptions(words=("one",))
+
+
+def test_forced_alignment_frames_and_confidences():
+    from speech_lstm.ctc import ctc_align, log_softmax
+
+    a, b = ids("ab")
+    path = [0, a, a, 0, b, 0]
+    logp = log_softmax(peaked(path)[0])
+    frames, confs = ctc_align(logp, [a, b])
+    assert frames == [1, 4] and all(c > 0.9 for c in confs)
+    aa = ctc_align(log_softmax(peaked([a, 0, a])[0]), [a, a])[0]
+    assert aa == [0, 2]
+    assert ctc_align(logp, []) == ([], [])

@@ -100,9 +100,13 @@ def test_cli_evaluate_writes_results(overfit_run, digits_corpus, tmp_path):
     run_dir, _ = overfit_run
     r = cli("evaluate", "--model", run_dir, "--manifest", digits_corpus["train"], "--out-dir", tmp_path)
     assert r.returncode == 0, r.stderr
-    results = json.loads((tmp_path / "results.json").read_text())["test"]
+    results = json.loads((tmp_path / "results.json").read_text())["train"]  # named after the manifest
     assert results["wer"] == 0.0 and results["rtf"] > 0
-    assert "| test |" in (tmp_path / "RESULTS.md").read_text()
+    assert "| train |" in (tmp_path / "RESULTS.md").read_text()
+    # results of another manifest never silently replace them
+    r = cli("evaluate", "--model", run_dir, "--manifest", digits_corpus["test"], "--out-dir", tmp_path, "--name", "train")
+    assert r.returncode == 2 and "already holds results 'train'" in r.stderr and "--name" in r.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["train"] == results
 
 
 def test_export_of_a_trained_model_reproduces_its_transcripts(overfit_run, digits_corpus, tmp_path):

@@ -37,7 +37,9 @@ def test_in_graph_mfcc_matches_librosa_on_real_speech(digits_corpus):
 
 
 @pytest.mark.parametrize("config", [FeatureConfig(deltas=1, normalize="none", top_db=None, fmax=7000.0),
-                                    FeatureConfig(sample_rate=8000, n_fft=256, n_mels=24, n_mfcc=10, normalize="none")])
+                                    FeatureConfig(sample_rate=8000, n_fft=256, n_mels=24, n_mfcc=10, normalize="none"),
+                                    FeatureConfig(kind="logmel", n_mels=32, deltas=1),
+                                    FeatureConfig(kind="logmel", deltas=0, normalize="none")])
 def test_in_graph_mfcc_follows_the_feature_config(digits_corpus, config):
     import soxr
 

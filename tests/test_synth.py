@@ -78,3 +78,30 @@ def test_echo_and_reverb_are_deterministic_and_keep_length():
     tail = np.abs(a[1000 + 160 : 1000 + 4800])
     assert tail.max() > 0.01 and np.abs(a[1000 + 4800 :]).max() < 1e-6
     np.testing.assert_array_equal(add_echo_and_reverb(x, 16000), x)
+
+
+def test_training_utterances_get_random_channels_and_dev_test_stay_clean(tmp_path):
+    from speech_lstm.data.synth import synthesize_digit_corpus
+
+    spec = DigitCorpusSpec(num_train=6, num_dev=2, num_test=2, max_words=2, channel_prob=1.0, seed=5)
+    paths = synthesize_digit_corpus(tmp_path / "c", spec, workers=1, progress=False)
+    train = read_manifest(paths["train"])
+    assert all(e["channel"] for e in train) and any("noise" in e["channel"] for e in train)
+    assert not any("channel" in e for e in read_manifest(paths["dev"]) + read_manifest(paths["test"]))
+    meta = json.loads((tmp_path / "c" / "corpus.json").read_text())
+    assert meta["spec"]["channel_prob"] == 1.0 and "formant_prob" in meta["spec"]["channel"]
+    assert DigitCorpusSpec(**{**meta["spec"], "rate": tuple(meta["spec"]["rate"])}).channel == spec.channel
+
+
+@pytest.mark.skipif(__import__("shutil").which("flite") is None, reason="Debian's flite is not installed (make flite)")
+def test_flite_dev_set_uses_every_flite_voice(tmp_path):
+    from speech_lstm.data.flite import flite_voices
+    from speech_lstm.data.synth import synthesize_flite_digits
+
+    manifest = synthesize_flite_digits(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False)
+    entries = read_manifest(manifest)
+    assert [e["speaker"] for e in entries] == flite_voices() and all(e["engine"] == "flite" for e in entries)
+    for e in entries:
+        audio, sr = sf.read(e["audio_filepath"])
+        assert sr == 16000 and abs(len(audio) / sr - e["duration"]) < 1e-3 and np.abs(audio).max() > 0.01
+    assert synthesize_flite_digits(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False) == manifest

@@ -56,3 +56,31 @@ def test_time_budget_stops_early(digits_corpus, tmp_path):
     config = tiny_config(digits_corpus, run_dir, max_minutes=0.001)
     summary = train(config, run_dir, progress=False)
     assert summary["stopped_for_time_budget"] and summary["epochs_completed"] == 1
+
+
+def test_word_level_model_trains_exports_and_transcribes_words(digits_corpus, tmp_path):
+    """A word-level CTC output (closed vocabulary): trains on the same manifests, and its export
+    and the Keras model can only ever write words of the list, with one time span per word."""
+    from speech_lstm.config import DecodeOptions
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.export import export_saved_model
+    from speech_lstm.text import WordVocabulary
+    from speech_lstm.transcribe import load_recognizer, transcribe_files
+
+    words = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    run_dir = tmp_path / "run"
+    base = tiny_config(digits_corpus, run_dir)
+    config = ExperimentConfig(model=ModelConfig(**{**base.model.__dict__, "words": words}), train=base.train)
+    train(config, run_dir, progress=False)
+    model, _, vocab = load_run(run_dir)
+    assert isinstance(vocab, WordVocabulary) and vocab.words == list(words) and model.vocab_size == 12
+    export = export_saved_model(run_dir, tmp_path / "export")
+    paths = [e["audio_filepath"] for e in read_manifest(digits_corpus["test"])]
+    for rec in (load_recognizer(run_dir), load_recognizer(export)):
+        assert isinstance(rec.vocab, WordVocabulary)
+        for _, result in transcribe_files(rec, paths, DecodeOptions(), progress=False):
+            assert set(result.text.split()) <= set(words)
+            assert [w.word for w in result.words] == result.text.split()
+            assert all(w.start <= w.end for w in result.words)
+    with pytest.raises(Exception, match="model.words"):
+        ModelConfig(words=("two words",))

@@ -18,11 +18,13 @@ from scipy.signal import fftconvolve
 from tqdm.auto import tqdm
 
 from speech_lstm.audio import resample, write_audio
+from speech_lstm.data.augment import ChannelSpec, babble_noise, random_channel
 from speech_lstm.data.espeak import ESpeak, english_accents, voice_variants
 from speech_lstm.data.manifest import write_manifest
-from speech_lstm.errors import ParameterError
+from speech_lstm.data.flite import FLITE_VOICES
+from speech_lstm.errors import ParameterError, SynthesisError
 
-__all__ = ["DigitCorpusSpec", "synthesize_digit_corpus", "random_digit_string", "split_voices", "DIGIT_WORDS"]
+__all__ = ["DigitCorpusSpec", "noisy_copy", "synthesize_digit_corpus", "synthesize_flite_digits", "random_digit_string", "split_voices", "DIGIT_WORDS"]
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 SPLITS = ("train", "dev", "test")
@@ -39,7 +41,10 @@ class DigitCorpusSpec:
     would), to multiply the timbres beyond eSpeak NG's own voices.  echo_prob / reverb_prob:
     training utterances only: chance of a single echo (5-40 ms, gain 0.2-0.7) and of room
     reverberation (synthetic exponentially decaying impulse response, RT60 0.1-0.5 s).
-    Dev and test stay unperturbed.
+    channel_prob: training utterances only: chance of a random channel from
+    :func:`speech_lstm.data.augment.random_channel` (vocal-tract scaling, spectral tilt, EQ,
+    low-pass or telephone band with a codec, babble or coloured noise), with ``channel``'s
+    probabilities. Dev and test stay unperturbed.
     """
 
     num_train: int = 4000
@@ -60,6 +65,8 @@ class DigitCorpusSpec:
     speed: tuple = (0.85, 1.15)
     echo_prob: float = 0.25
     reverb_prob: float = 0.2
+    channel_prob: float = 0.0
+    channel: ChannelSpec = ChannelSpec()
     sample_rate: int = 16000
     seed: int = 0
 
@@ -71,9 +78,11 @@ class DigitCorpusSpec:
             raise ParameterError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
         if not (0 < self.dev_voices and 0 < self.test_voices and self.dev_voices + self.test_voices < 0.9):
             raise ParameterError("dev_voices and test_voices must be > 0 and leave at least 10% of voices for training")
-        probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob)
+        probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob, self.channel_prob)
         if not all(0 <= p <= 1 for p in probs):
-            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob and reverb_prob must be in [0, 1]")
+            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob and channel_prob must be in [0, 1]")
+        if isinstance(self.channel, dict):  # from JSON / YAML
+            object.__setattr__(self, "channel", ChannelSpec(**self.channel))
         if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
             raise ParameterError(f"speed must be a range within [0.5, 2.0], got {self.speed}")
 
@@ -137,12 +146,14 @@ def _plan(spec: DigitCorpusSpec, out_dir: Path):
                     if split == "train" and rng.random() < spec.echo_prob else None,
                     "rt60": float(rng.uniform(0.1, 0.5))
                     if split == "train" and rng.random() < spec.reverb_prob else None,
+                    "channel": int(rng.integers(2**31))
+                    if split == "train" and spec.channel_prob and rng.random() < spec.channel_prob else None,
                 }
             )
     return jobs, voices
 
 
-def _render(job, sample_rate):
+def _render(job, sample_rate, channel: ChannelSpec = ChannelSpec()):
     engine = ESpeak()
     engine.set_voice(job["voice"])
     engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"])
@@ -155,6 +166,11 @@ def _render(job, sample_rate):
         [np.zeros(int(job["lead"] * sample_rate), np.float32), wav, np.zeros(int(job["trail"] * sample_rate), np.float32)]
     )
     wav = add_echo_and_reverb(wav, sample_rate, job["echo"], job["rt60"], rng)
+    applied = None
+    if job.get("channel") is not None:
+        crng = np.random.default_rng(job["channel"])
+        wav, applied = random_channel(wav, sample_rate, crng, channel,
+                                      babble=lambda n: babble_noise(n, sample_rate, crng, talkers=4, words=8))
     peak = float(np.max(np.abs(wav))) or 1.0
     wav = wav / peak * (10 ** (job["gain_db"] / 20))
     if job["noise"]:
@@ -170,6 +186,7 @@ def _render(job, sample_rate):
         "accent": job["accent"],
         "speed": round(job["speed"], 3),
         "split": job["split"],
+        **({"channel": applied} if applied else {}),
     }
 
 
@@ -213,14 +230,16 @@ def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), 
     spec_dict = dataclasses.asdict(spec)
     if not force and meta_path.exists() and all(p.exists() for p in manifests.values()):
         try:
-            if json.loads(meta_path.read_text()).get("spec") == json.loads(json.dumps(spec_dict)):
+            defaults = dataclasses.asdict(DigitCorpusSpec())  # options added since a corpus was made: their defaults
+            saved = {**defaults, **json.loads(meta_path.read_text()).get("spec", {})}
+            if json.loads(json.dumps(saved)) == json.loads(json.dumps(spec_dict)):
                 return manifests
         except ValueError:
             pass
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
     jobs, voices = _plan(spec, out_dir)
-    args = [(job, spec.sample_rate) for job in jobs]
+    args = [(job, spec.sample_rate, spec.channel) for job in jobs]
     if workers <= 1:
         entries = [_render(*a) for a in tqdm(args, desc="synthesizing", unit="utt", disable=not progress)]
     else:
@@ -236,3 +255,105 @@ def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), 
     meta_path.write_text(json.dumps({"spec": spec_dict, "voices": voices, "accents": english_accents(),
                                      "hours": hours}, indent=1))
     return manifests
+
+
+def _render_flite(job, sample_rate):
+    from speech_lstm.data.flite import synthesize_flite
+
+    wav = synthesize_flite(job["text"], job["voice"], sample_rate, job["stretch"], job["f0"])
+    rng = np.random.default_rng(job["seed"])
+    wav = np.concatenate([np.zeros(int(job["lead"] * sample_rate), np.float32), wav,
+                          np.zeros(int(job["trail"] * sample_rate), np.float32)])
+    peak = float(np.max(np.abs(wav))) or 1.0
+    wav = wav / peak * (10 ** (job["gain_db"] / 20))
+    wav = wav + rng.standard_normal(len(wav)).astype(np.float32) * 1e-4  # a faint floor, not digital silence
+    write_audio(job["path"], wav.astype(np.float32), sample_rate, subtype="PCM_16")
+    return {"audio_filepath": job["path"], "text": job["text"], "duration": round(len(wav) / sample_rate, 4),
+            "speaker": job["voice"], "engine": "flite"}
+
+
+def _render_flite_star(args):
+    return _render_flite(*args)
+
+
+def synthesize_flite_digits(out_dir, num: int = 500, min_words: int = 1, max_words: int = 7, oh_prob: float = 0.3,
+                            seed: int = 0, workers: int = 2, force: bool = False, progress: bool = True) -> Path:
+    """An out-of-domain dev set: ``num`` digit strings spoken by Debian's flite voices in turn
+    (random rate and pitch), written to ``out_dir/dev.jsonl``. For choosing techniques only:
+    never train on it. Idempotent like :func:`synthesize_digit_corpus`."""
+    from speech_lstm.data.flite import flite_voices
+
+    out_dir = Path(out_dir).resolve()
+    manifest, meta_path = out_dir / "dev.jsonl", out_dir / "corpus.json"
+    spec = {"engine": "flite", "num": num, "min_words": min_words, "max_words": max_words, "oh_prob": oh_prob,
+            "seed": seed}
+    voices = flite_voices()  # also checks that flite is installed
+    if not voices:
+        raise SynthesisError("this flite offers none of the voices " + ", ".join(FLITE_VOICES))
+    if not force and manifest.exists() and meta_path.exists():
+        try:
+            if json.loads(meta_path.read_text()).get("spec") == spec:
+                return manifest
+        except ValueError:
+            pass
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta_path.unlink(missing_ok=True)
+    rng = np.random.default_rng(seed)
+    jobs = [{"path": str(out_dir / "wavs" / f"flite_{i:06d}.wav"), "voice": voices[i % len(voices)],
+             "text": random_digit_string(rng, min_words, max_words, oh_prob),
+             "stretch": float(rng.uniform(0.85, 1.2)), "f0": None if rng.random() < 0.5 else float(rng.uniform(90, 180)),
+             "lead": float(rng.uniform(0.05, 0.25)), "trail": float(rng.uniform(0.05, 0.25)),
+             "gain_db": float(rng.uniform(-20.0, -1.0)), "seed": int(rng.integers(2**31))} for i in range(num)]
+    args = [(job, 16000) for job in jobs]
+    if workers <= 1:
+        entries = [_render_flite(*a) for a in tqdm(args, desc="flite", unit="utt", disable=not progress)]
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            entries = list(tqdm(pool.imap(_render_flite_star, args, chunksize=8), total=len(args), desc="flite",
+                                unit="utt", disable=not progress))
+    write_manifest(entries, manifest)
+    meta_path.write_text(json.dumps({"spec": spec, "voices": voices,
+                                     "hours": round(sum(e["duration"] for e in entries) / 3600, 3)}, indent=1))
+    return manifest
+
+
+def _mix_one(args):
+    entry, out_path, noise, snr_db, seed, sample_rate = args
+    from speech_lstm.audio import load_audio
+    from speech_lstm.data.augment import colored_noise, mix_at_snr
+
+    rng = np.random.default_rng(seed)
+    wav = load_audio(entry["audio_filepath"], sample_rate)
+    source = (babble_noise(len(wav), sample_rate, rng) if noise == "babble"
+              else colored_noise(len(wav), noise, rng))
+    mixed = mix_at_snr(wav, source, snr_db, rng)
+    peak = float(np.max(np.abs(mixed)))
+    if peak > 0.99:
+        mixed = mixed * (0.99 / peak)
+    write_audio(out_path, mixed, sample_rate, subtype="PCM_16")
+    return {**entry, "audio_filepath": str(out_path), "noise": noise, "snr_db": snr_db}
+
+
+def noisy_copy(manifest, out_dir, noise: str = "babble", snr_db: float = 10.0, seed: int = 0, workers: int = 2,
+               sample_rate: int = 16000, progress: bool = True) -> Path:
+    """A copy of a corpus with noise added to every utterance at ``snr_db`` (``noise``: babble of
+    eSpeak NG talkers reading common words, or white / pink / brown): ``out_dir/<name>.jsonl``
+    and its WAVs. For evaluating robustness; the texts are unchanged."""
+    from speech_lstm.data.manifest import read_manifest
+
+    if noise not in ("babble", "white", "pink", "brown"):
+        raise ParameterError(f"noise must be babble, white, pink or brown, got {noise!r}")
+    manifest, out_dir = Path(manifest), Path(out_dir).resolve()
+    entries = read_manifest(manifest)
+    rng = np.random.default_rng(seed)
+    jobs = [(e, out_dir / "wavs" / f"{i:06d}.wav", noise, float(snr_db), int(rng.integers(2**31)), sample_rate)
+            for i, e in enumerate(entries)]
+    if workers <= 1:
+        mixed = [_mix_one(j) for j in tqdm(jobs, desc=f"{noise} {snr_db:g} dB", unit="utt", disable=not progress)]
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            mixed = list(tqdm(pool.imap(_mix_one, jobs, chunksize=8), total=len(jobs), desc=f"{noise} {snr_db:g} dB",
+                              unit="utt", disable=not progress))
+    out = out_dir / manifest.name
+    write_manifest(mixed, out)
+    return out

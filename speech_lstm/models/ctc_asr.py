@@ -162,7 +162,7 @@ class CTCASRModel(keras.Model):
             "name": self.name,
             "feature_dim": self.feature_dim,
             "vocab_size": self.vocab_size,
-            **dataclasses.asdict(self.model_config),
+            **{k: v for k, v in dataclasses.asdict(self.model_config).items() if k != "words"},
             "feature_config": self.feature_config,
             "vocabulary": self.vocabulary,
         }
@@ -182,7 +182,7 @@ def build_ctc_asr(config: ModelConfig, feature_config, vocab) -> CTCASRModel:
         name="bilstm_ctc",
         feature_config=dataclasses.asdict(feature_config),
         vocabulary=vocab.chars,
-        **dataclasses.asdict(config),
+        **{k: v for k, v in dataclasses.asdict(config).items() if k != "words"},  # the words live in `vocabulary`
     )
     model.build()
     return model
