@@ -166,9 +166,16 @@ def plot_piano_roll(roll, out_png, title: str = "piano roll", primer_frames: int
     if primer_frames:
         ax.axvspan(0, primer_frames, color="tab:orange", alpha=0.15, label="primer")
         ax.legend(loc="upper right", fontsize=8)
-    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-    ticks = [p for p in range(lowest + lo, lowest + hi) if p % 12 == 0]
-    ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
+    return _finish_pitch_plot(fig, ax, lowest + lo, lowest + hi, title, out_png)
+
+
+_PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+def _finish_pitch_plot(fig, ax, low: int, high: int, title: str, out_png) -> Path:
+    """Octave ticks (C4 ...) on the pitch axis between MIDI ``low`` and ``high``, labels, save."""
+    ticks = [p for p in range(low, high) if p % 12 == 0]
+    ax.set_yticks(ticks, [f"{_PITCH_NAMES[p % 12]}{p // 12 - 1}" for p in ticks])
     ax.set(xlabel="quarter notes", ylabel="pitch", title=title)
     fig.tight_layout()
     out_png = Path(out_png)
@@ -196,13 +203,5 @@ def plot_voices(notes, out_png, title: str = "voices", primer_quarters: float = 
     if primer_quarters:
         unique["primer"] = ax.axvspan(0, primer_quarters, color="tab:orange", alpha=0.12)
     ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=7, ncol=len(unique))
-    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-    ticks = [p for p in range(min(pitches) - 2, max(pitches) + 3) if p % 12 == 0]
-    ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
     ax.set_ylim(min(pitches) - 2, max(pitches) + 4)
-    ax.set(xlabel="quarter notes", ylabel="pitch", title=title)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _finish_pitch_plot(fig, ax, min(pitches) - 2, max(pitches) + 3, title, out_png)
