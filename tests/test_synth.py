@@ -105,3 +105,28 @@ def test_flite_dev_set_uses_every_flite_voice(tmp_path):
         audio, sr = sf.read(e["audio_filepath"])
         assert sr == 16000 and abs(len(audio) / sr - e["duration"]) < 1e-3 and np.abs(audio).max() > 0.01
     assert synthesize_flite_digits(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False) == manifest
+
+
+def test_noisy_copy_is_at_the_snr_and_redone_only_when_its_source_changes(digits_corpus, tmp_path):
+    import shutil
+
+    from speech_lstm.audio import load_audio
+    from speech_lstm.data.manifest import write_manifest
+    from speech_lstm.data.synth import noisy_copy
+
+    source = tmp_path / "src" / "dev.jsonl"
+    entries = read_manifest(digits_corpus["dev"])[:3]
+    write_manifest(entries, source)
+    out = noisy_copy(source, tmp_path / "noisy", "pink", 5.0, workers=1, progress=False)
+    mixed = read_manifest(out)
+    assert [e["text"] for e in mixed] == [e["text"] for e in entries] and all(e["snr_db"] == 5.0 for e in mixed)
+    for clean, noisy in zip(entries, mixed):
+        a, b = load_audio(clean["audio_filepath"], 16000), load_audio(noisy["audio_filepath"], 16000)
+        snr = 10 * np.log10(np.mean(a.astype(np.float64) ** 2) / np.mean((b - a).astype(np.float64) ** 2))
+        assert abs(snr - 5.0) < 0.2  # 16-bit rounding aside
+    stamp = (tmp_path / "noisy" / "wavs" / "000000.wav").stat().st_mtime_ns
+    assert noisy_copy(source, tmp_path / "noisy", "pink", 5.0, workers=1, progress=False) == out
+    assert (tmp_path / "noisy" / "wavs" / "000000.wav").stat().st_mtime_ns == stamp  # nothing redone
+    write_manifest(read_manifest(digits_corpus["dev"])[:2], source)  # the source changed: redone
+    assert len(read_manifest(noisy_copy(source, tmp_path / "noisy", "pink", 5.0, workers=1, progress=False))) == 2
+    shutil.rmtree(tmp_path / "noisy")

@@ -33,7 +33,8 @@ CORPORA = {
 
 
 # Out-of-domain dev sets (Debian's flite voices; never used for training) and the closed word list.
-OOD = {"default": {"num": 500, "babble_snr": 10.0}, "debug": {"num": 20, "babble_snr": 10.0}}
+OOD = {"default": {"folder": "flite", "num": 500, "babble_snr": 10.0},
+       "debug": {"folder": "flite_debug", "num": 20, "babble_snr": 10.0}}
 DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -52,10 +53,8 @@ def evaluate_out_of_domain(model, fc, vocab, run_dir: Path, ood: dict) -> dict:
     except SynthesisError as e:
         print(f"skipped: {e}")
         return {}
-    flite = synthesize_flite_digits(HERE / "data" / "flite", num=ood["num"], workers=2)
-    babble = HERE / "data" / "flite" / f"babble{ood['babble_snr']:g}db" / "dev.jsonl"
-    if not babble.exists():
-        noisy_copy(flite, babble.parent, "babble", ood["babble_snr"], seed=1)
+    flite = synthesize_flite_digits(HERE / "data" / ood["folder"], num=ood["num"], workers=2)
+    babble = noisy_copy(flite, flite.parent / f"babble{ood['babble_snr']:g}db", "babble", ood["babble_snr"], seed=1)
     if getattr(vocab, "is_words", False):  # a word-level model writes only its own words anyway
         decodings = {"": None}
     else:

@@ -9,6 +9,7 @@ training. Output: 16 kHz WAVs and JSONL manifests; everything is deterministic f
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import multiprocessing as mp
 from pathlib import Path
@@ -338,12 +339,23 @@ def noisy_copy(manifest, out_dir, noise: str = "babble", snr_db: float = 10.0, s
                sample_rate: int = 16000, progress: bool = True) -> Path:
     """A copy of a corpus with noise added to every utterance at ``snr_db`` (``noise``: babble of
     eSpeak NG talkers reading common words, or white / pink / brown): ``out_dir/<name>.jsonl``
-    and its WAVs. For evaluating robustness; the texts are unchanged."""
+    and its WAVs. For evaluating robustness; the texts are unchanged. Idempotent: redone only
+    when the source manifest (its content), the noise, the SNR or the seed changed."""
     from speech_lstm.data.manifest import read_manifest
 
     if noise not in ("babble", "white", "pink", "brown"):
         raise ParameterError(f"noise must be babble, white, pink or brown, got {noise!r}")
     manifest, out_dir = Path(manifest), Path(out_dir).resolve()
+    out, meta_path = out_dir / manifest.name, out_dir / "noisy.json"
+    spec = {"source": str(manifest.resolve()), "source_sha1": hashlib.sha1(manifest.read_bytes()).hexdigest(),
+            "noise": noise, "snr_db": float(snr_db), "seed": seed, "sample_rate": sample_rate}
+    if out.exists() and meta_path.exists():  # idempotent, but never stale: the source must be the same
+        try:
+            if json.loads(meta_path.read_text()) == spec:
+                return out
+        except ValueError:
+            pass
+    meta_path.unlink(missing_ok=True)
     entries = read_manifest(manifest)
     rng = np.random.default_rng(seed)
     jobs = [(e, out_dir / "wavs" / f"{i:06d}.wav", noise, float(snr_db), int(rng.integers(2**31)), sample_rate)
@@ -354,6 +366,6 @@ def noisy_copy(manifest, out_dir, noise: str = "babble", snr_db: float = 10.0, s
         with mp.get_context("spawn").Pool(workers) as pool:
             mixed = list(tqdm(pool.imap(_mix_one, jobs, chunksize=8), total=len(jobs), desc=f"{noise} {snr_db:g} dB",
                               unit="utt", disable=not progress))
-    out = out_dir / manifest.name
     write_manifest(mixed, out)
+    meta_path.write_text(json.dumps(spec, indent=1))
     return out
