@@ -5,6 +5,7 @@
     python recipes/digits/run.py --config channel    # + random channels on the training audio
     python recipes/digits/run.py --config logmel     # + log-mel front end
     python recipes/digits/run.py --config words      # + word-level output
+    python recipes/digits/run.py --config words_mfcc # channel + word-level output, MFCC
     python recipes/digits/ablation.py                # the table (markdown), from exp/*/results.json
 
 Each row is one run; WER on the eSpeak NG test split (unseen voices), on the flite set (all
@@ -23,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 STEPS = [("default", "baseline (eSpeak NG voices, speed, echo, reverb, MFCC)"),
          ("channel", "+ random channels on 70 % of training audio"),
          ("logmel", "+ log-mel front end"),
-         ("words", "+ word-level CTC output")]
+         ("words", "+ word-level CTC output"),
+         ("words_mfcc", "`channel` + word-level output, MFCC (no log-mel)")]
 
 
 def _pct(r):

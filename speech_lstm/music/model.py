@@ -61,11 +61,8 @@ class MusicModelConfig:
     patience: epochs without a better validation NLL before stopping.  max_minutes: a
     training-time budget for this process (the run resumes where it stopped).  embed /
     window: token embedding size and training window length in tokens (``token`` only).
-    lr_patience: halve the learning rate after this many epochs without a better validation
-    NLL (None: constant).  input_dropout: dropout on the LSTM's inputs (the previous frames'
-    keys, or the token embeddings) in training.  ema: momentum of an exponential moving average
-    of the weights (0: off), which is what is validated, kept as ``best.keras`` and sampled.
-    recurrent_dropout: dropout on the LSTMs' recurrent state in training (Gal & Ghahramani)."""
+    ema: momentum of an exponential moving average of the weights (0: off), which is what is
+    validated, kept as ``best.keras`` and sampled."""
 
     kind: str = "roll"
     units: int = 256
@@ -81,17 +78,13 @@ class MusicModelConfig:
     seed: int = 0
     embed: int = 32
     window: int = 320
-    lr_patience: int | None = None
-    input_dropout: float = 0.0
     ema: float = 0.0
-    recurrent_dropout: float = 0.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ParameterError(f"music model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if (self.units < 1 or self.layers < 1 or not 0 <= self.dropout < 1 or self.batch_size < 1 or self.epochs < 1
-                or self.embed < 1 or self.window < 2 or not 0 <= self.input_dropout < 1 or not 0 <= self.ema < 1
-                or not 0 <= self.recurrent_dropout < 1):
+                or self.embed < 1 or self.window < 2 or not 0 <= self.ema < 1):
             raise ParameterError(f"music model config out of range: {self}")
 
 
@@ -167,11 +160,8 @@ def build_music_model(config: MusicModelConfig) -> keras.Model:
     else:
         inputs = keras.Input((None, KEYS), name="roll")
         x = inputs
-    if config.input_dropout:
-        x = keras.layers.Dropout(config.input_dropout, name="input_dropout")(x)
     for i in range(config.layers):
-        x = keras.layers.LSTM(config.units, return_sequences=True, recurrent_dropout=config.recurrent_dropout,
-                              name=f"lstm_{i}")(x)
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     if config.kind == "token":
@@ -406,7 +396,8 @@ def train_music_model(train, valid, config: MusicModelConfig, run_dir, progress:
     log_path, state_path = run_dir / "train_log.jsonl", run_dir / "state.json"
     config_path, wanted = run_dir / "config.json", dataclasses.asdict(config)
     if config_path.exists():
-        saved = {**dataclasses.asdict(MusicModelConfig()), **json.loads(config_path.read_text())}
+        defaults = dataclasses.asdict(MusicModelConfig())  # options added since: their defaults; removed: ignored
+        saved = {k: v for k, v in {**defaults, **json.loads(config_path.read_text())}.items() if k in defaults}
         if {k: v for k, v in saved.items() if k not in _RESUMABLE} != {k: v for k, v in wanted.items() if k not in _RESUMABLE}:
             raise ConfigError(f"{run_dir} holds a run with a different config ({config_path}); "
                               "use another run directory or delete it")
@@ -418,8 +409,6 @@ def train_music_model(train, valid, config: MusicModelConfig, run_dir, progress:
         model.optimizer.build(model.trainable_variables)  # so Adam's moments are restored too, not restarted
         model.load_weights(run_dir / "last.keras")
         rng = np.random.default_rng([config.seed, state["epoch"]])
-    lr = state.get("learning_rate", config.learning_rate)
-    model.optimizer.learning_rate.assign(lr)
     started = time.perf_counter()
     for epoch in range(state["epoch"], config.epochs):
         t0, losses = time.perf_counter(), []
@@ -432,17 +421,14 @@ def train_music_model(train, valid, config: MusicModelConfig, run_dir, progress:
             if improved:
                 _save_atomic(model, run_dir / "best.keras")
         row = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "valid_nll": round(valid_nll, 4),
-               "seconds": round(time.perf_counter() - t0, 2), "learning_rate": lr}
+               "seconds": round(time.perf_counter() - t0, 2)}
         with open(log_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         if progress:
             print(f"epoch {row['epoch']:3d}  train {row['train_loss']:.3f}  valid NLL {valid_nll:.3f}  ({row['seconds']} s)",
                   flush=True)
         state = {"epoch": epoch + 1, "best": valid_nll if improved else state["best"],
-                 "since": 0 if improved else state["since"] + 1, "learning_rate": lr}
-        if config.lr_patience and state["since"] and state["since"] % config.lr_patience == 0:
-            lr = state["learning_rate"] = lr / 2
-            model.optimizer.learning_rate.assign(lr)
+                 "since": 0 if improved else state["since"] + 1}
         _save_atomic(model, run_dir / "last.keras")
         tmp = state_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(state))
