@@ -136,8 +136,7 @@ def decode_logits(logits, lengths, vocab, options: DecodeOptions | None = None) 
     if options.strategy == "greedy":
         return [vocab.decode_words(h.ids) for h in ctc_greedy_decode(logits, lengths)]
     if options.words:
-        lexicon = Lexicon(options.words, vocab)
-        return [vocab.decode_words(hs[0].ids) for hs in ctc_lexicon_decode(logits, lengths, lexicon, options.beam_width)]
+        return [vocab.decode_words(best.ids) for best, _ in decode_hypotheses(logits, lengths, vocab, options)]
     return [vocab.decode_words(hs[0].ids) for hs in ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)]
 
 

@@ -270,7 +270,7 @@ def _token_batches(streams, config, rng=None, ranges=None):
     context before it)."""
     if rng is None:
         for i in range(0, len(streams), config.batch_size):
-            yield _pad_tokens([np.asarray(t, np.int64) for t in streams[i: i + config.batch_size]])
+            yield _next_step_batch([np.asarray(t, np.int64) for t in streams[i: i + config.batch_size]], np.int32)
         return
     windows = []
     for tokens in streams:
@@ -284,16 +284,18 @@ def _token_batches(streams, config, rng=None, ranges=None):
             windows.append(tokens[max(a, 0): a + L + 1])
     order = rng.permutation(len(windows))
     for i in range(0, len(order), config.batch_size):
-        yield _pad_tokens([windows[j] for j in order[i: i + config.batch_size]])
+        yield _next_step_batch([windows[j] for j in order[i: i + config.batch_size]], np.int32)
 
 
-def _pad_tokens(chunks):
-    steps = max(len(c) for c in chunks) - 1
-    x = np.zeros((len(chunks), steps), np.int32)  # PAD = 0
-    y, w = np.zeros_like(x), np.zeros((len(chunks), steps), np.float32)
-    for b, c in enumerate(chunks):
-        n = len(c) - 1
-        x[b, :n], y[b, :n], w[b, :n] = c[:-1], c[1:], 1.0
+def _next_step_batch(pieces, dtype):
+    """Pieces (arrays [steps, ...]) -> (inputs = steps 0..T-2, targets = steps 1..T-1, weights
+    1 on real steps), zero-padded to the longest piece (0 is PAD for tokens, silence for rolls)."""
+    steps = max(len(p) for p in pieces) - 1
+    x = np.zeros((len(pieces), steps) + np.shape(pieces[0])[1:], dtype)
+    y, w = np.zeros_like(x), np.zeros((len(pieces), steps), np.float32)
+    for b, p in enumerate(pieces):
+        n = len(p) - 1
+        x[b, :n], y[b, :n], w[b, :n] = p[:-1], p[1:], 1.0
     return x, y, w
 
 
@@ -343,14 +345,7 @@ def _batches(rolls, batch_size, rng=None, transpose=0):
                 moved = transpose_roll(roll, int(rng.integers(-transpose, transpose + 1)))
                 roll = roll if moved is None else moved
             pieces.append(roll.astype(np.float32))
-        steps = max(len(p) for p in pieces) - 1
-        x = np.zeros((len(pieces), steps, KEYS), np.float32)
-        y = np.zeros_like(x)
-        w = np.zeros((len(pieces), steps), np.float32)
-        for b, p in enumerate(pieces):
-            n = len(p) - 1
-            x[b, :n], y[b, :n], w[b, :n] = p[:-1], p[1:], 1.0
-        yield x, y, w
+        yield _next_step_batch(pieces, np.float32)
 
 
 def predict_rolls(model, rolls, batch_size: int = 16) -> list[np.ndarray]:
