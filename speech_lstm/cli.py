@@ -250,6 +250,30 @@ def cmd_music_train(args):
     return 0
 
 
+def cmd_gates(args):
+    from speech_lstm.gates import inspect
+    from speech_lstm.plots import plot_gates
+
+    fmt = args.format or ("npz" if args.out.endswith(".npz") else "png")
+    if not args.out.endswith("." + fmt):
+        raise ConfigError(f"--out {args.out}: expected a .{fmt} file name" + (f" (--format {fmt})" if args.format else ""))
+    try:
+        units = [int(u) for u in args.units.split(",")] if args.units else None
+    except ValueError:
+        raise ConfigError(f"--units {args.units!r}: expected comma-separated unit numbers, e.g. 0,5,17") from None
+    trace = inspect(args.model, args.input, layer=args.layer)
+    if args.direction not in trace.directions:
+        raise ConfigError(f"--direction {args.direction}: {trace.layer} has only {', '.join(trace.directions)}")
+    if fmt == "npz":
+        out = trace.to_npz(args.out)
+    else:
+        out = plot_gates(trace, args.out, direction=args.direction, units=units, top=args.top)
+    h = trace.directions["forward"]["h"]
+    print(json.dumps({"out": str(out), "layer": trace.layer, "directions": list(trace.directions), "steps": h.shape[0],
+                      "units": h.shape[1], "text": trace.text, "reference_max_abs_diff": trace.max_abs_diff}))
+    return 0
+
+
 def _load_music_model(path):
     import keras
 
@@ -423,6 +447,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to move word starts back by (from calibrate_emission_lag)")
     p.add_argument("--force", action="store_true", help="replace an existing export")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("gates", help="plot (or save) an LSTM layer's gates and cell state over an input",
+                       formatter_class=fmt)
+    p.add_argument("model", help="recognizer (run directory or .keras) or music model (run directory or .keras)")
+    p.add_argument("input", help="audio file (recognizer) or MIDI / MusicXML score (music model)")
+    p.add_argument("--layer", type=int, default=0, help="which LSTM layer, from 0")
+    p.add_argument("--direction", choices=("forward", "backward"), default="forward",
+                   help="direction of a bidirectional layer to plot (npz holds both)")
+    p.add_argument("--units", default=None, help="comma-separated unit indices to plot (default: --top)")
+    p.add_argument("--top", type=int, default=32, help="plot the units whose cell state varies most")
+    p.add_argument("--format", choices=("png", "npz"), default=None, help="default: from --out's suffix")
+    p.add_argument("--out", required=True, help="gates.png, or .npz for the arrays")
+    p.set_defaults(func=cmd_gates)
+
     music = sub.add_parser("music", help="LSTMs on symbolic music (Bach chorales)", formatter_class=fmt)
     msub = music.add_subparsers(dest="music_command", required=True)
 

@@ -11,7 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_training_curves", "plot_features_alignment", "plot_word_timings", "plot_piano_roll"]
+from speech_lstm.errors import ParameterError  # noqa: E402
+
+__all__ = ["plot_training_curves", "plot_features_alignment", "plot_gates", "plot_word_timings", "plot_piano_roll",
+           "plot_voices"]
 
 
 def _read_log(csv_path):
@@ -205,3 +208,64 @@ def plot_voices(notes, out_png, title: str = "voices", primer_quarters: float = 
     ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=7, ncol=len(unique))
     ax.set_ylim(min(pitches) - 2, max(pitches) + 4)
     return _finish_pitch_plot(fig, ax, min(pitches) - 2, max(pitches) + 3, title, out_png)
+
+
+_GATE_ROWS = (("f", "forget gate f_t", "viridis", (0, 1)), ("i", "input gate i_t", "viridis", (0, 1)),
+              ("o", "output gate o_t", "viridis", (0, 1)), ("c", "cell state C_t", "RdBu_r", None))
+
+
+def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int = 32) -> Path:
+    """A :class:`speech_lstm.gates.GateTrace` as one figure on one time axis: the input
+    (features or piano roll, decoded symbols marked), then the forget, input and output gates
+    and the cell state of the chosen units (default: the ``top`` with the most varying cell)."""
+    from speech_lstm.gates import select_units
+
+    if direction not in trace.directions:
+        raise ParameterError(f"direction {direction!r}: this layer has {', '.join(trace.directions)}")
+    idx = select_units(trace, direction, units, top)
+    arrays = trace.directions[direction]
+    steps = arrays["c"].shape[0]
+    t_end = steps / trace.step_fps
+    fig, axes = plt.subplots(5, 1, figsize=(12, 11), sharex=True,
+                             gridspec_kw={"height_ratios": [1.3, 1, 1, 1, 1]})
+    ax = axes[0]
+    shown = np.asarray(trace.inputs, float)
+    in_end = shown.shape[0] / trace.input_fps
+    if trace.kind == "music":
+        used = np.flatnonzero(shown.any(axis=0))
+        lo, hi = (max(used.min() - 2, 0), min(used.max() + 3, shown.shape[1])) if used.size else (30, 60)
+        im = ax.imshow(shown[:, lo:hi].T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
+                       extent=(0, in_end, trace.input_low + lo - 0.5, trace.input_low + hi - 0.5))
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, ticks=[0, 1])  # keeps the time axes aligned
+        ticks = [p for p in range(trace.input_low + lo, trace.input_low + hi) if p % 12 == 0]
+        ax.set_yticks(ticks, [f"{_PITCH_NAMES[p % 12]}{p // 12 - 1}" for p in ticks])
+        ax.set_ylabel("pitch")
+    else:
+        im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                       extent=(0, in_end, 0, shown.shape[1]))
+        ax.set_ylabel(f"{trace.input_name}\n(+ deltas)")
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    for t, sym in trace.labels:
+        for a in axes:
+            a.axvline(t + 0.5 / trace.step_fps, color="cyan" if a is not axes[0] else "white", lw=0.6, alpha=0.6)
+        ax.text(t + 0.5 / trace.step_fps, ax.get_ylim()[1], "␣" if sym == " " else sym.strip(), ha="center",
+                va="bottom", fontsize=9, clip_on=False)
+    for a, (key, name, cmap, limits) in zip(axes[1:], _GATE_ROWS):
+        values = arrays[key][:, idx].T
+        if limits is None:
+            m = float(np.percentile(np.abs(values), 99)) or 1.0  # a few saturated units would wash out the rest
+            limits = (-m, m)
+        im = a.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1],
+                      interpolation="nearest", extent=(0, t_end, -0.5, len(idx) - 0.5))
+        a.set_ylabel(f"{name}\nunit (rank)")
+        fig.colorbar(im, ax=a, pad=0.01, fraction=0.03)
+    axes[-1].set_xlabel("time (s)" if trace.kind == "speech" else "quarter notes")
+    axes[-1].set_xlim(0, max(t_end, in_end))
+    what = f'"{trace.text}"' if trace.text else Path(trace.source).name
+    fig.suptitle(f"{trace.layer} ({direction}), {len(idx)} of {arrays['c'].shape[1]} units by cell-state "
+                 f"variance: {what}", y=0.995)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

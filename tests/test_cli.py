@@ -15,7 +15,7 @@ def cli(*args, cwd=None):
 def test_help_lists_commands():
     r = cli("--help")
     assert r.returncode == 0
-    for cmd in ("synth-digits", "validate", "train", "evaluate", "transcribe", "export"):
+    for cmd in ("synth-digits", "validate", "train", "evaluate", "transcribe", "export", "gates"):
         assert cmd in r.stdout
 
 

@@ -110,7 +110,7 @@ def test_numpy_stepping_matches_the_keras_model(kind):
         for i, cell in enumerate(cells):
             h, states[i] = cell.step(h, states[i])
         if kind == "roll":
-            p = sample._sigmoid(sample._dense(model.get_layer("keys"), h)[0])
+            p = sample.sigmoid(sample._dense(model.get_layer("keys"), h)[0])
         else:
             _, p = sample.sample_frame_jointly(model, h, roll[t].astype(np.float32), forced=roll[t + 1])
         np.testing.assert_allclose(p, probs[t + 1], atol=1e-5)

@@ -4,7 +4,7 @@
 ``"nade"`` models are sampled key by key inside each frame, so the keys of a frame are drawn
 jointly. ``kind="token"`` models write 16th-note voice token streams (:func:`sample_tokens`).
 Sampling steps the LSTMs one frame (and one key) at a time with their trained weights in numpy
-(Keras gate order i, f, c, o), instead of re-running the model over the whole piece per step.
+(:mod:`speech_lstm.lstm_reference`), instead of re-running the model over the whole piece per step.
 Temperature divides the logits; ``max_notes`` keeps the most likely keys of a frame when an
 independent draw turns on too many (chorales have 4 voices).
 """
@@ -14,33 +14,25 @@ from __future__ import annotations
 import numpy as np
 
 from speech_lstm.errors import ParameterError
+from speech_lstm.lstm_reference import LSTMWeights, lstm_step, sigmoid
 from speech_lstm.music.model import KEYS
 
 __all__ = ["filter_distribution", "primer_tokens", "sample_roll", "sample_tokens", "soprano_tokens"]
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 class _Cell:
-    """A Keras LSTM layer's weights, stepped in numpy."""
+    """A Keras LSTM layer stepped in numpy with the textbook equations (:mod:`speech_lstm.lstm_reference`)."""
 
     def __init__(self, layer):
-        kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
-        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
-        self.units = recurrent.shape[0]
+        self.weights = LSTMWeights.from_keras(layer)
+        self.units = self.weights.units
 
     def zero(self, batch=1):
-        return np.zeros((batch, self.units), np.float32), np.zeros((batch, self.units), np.float32)
+        return np.zeros((batch, self.units)), np.zeros((batch, self.units))
 
     def step(self, x, state):
-        h, c = state
-        z = x @ self.kernel + h @ self.recurrent + self.bias
-        i, f, g, o = np.split(z, 4, axis=-1)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        h = _sigmoid(o) * np.tanh(c)
-        return h, (h, c)
+        s = lstm_step(self.weights, x, *state)
+        return s.h, (s.h, s.c)
 
 
 def _dense(layer, x, activation=None):
@@ -71,7 +63,7 @@ def sample_roll(model, primer: np.ndarray, frames: int, temperature: float = 1.0
         if joint:
             frame, _ = sample_frame_jointly(model, h, roll[t], temperature, rng)
         else:
-            p = _sigmoid(_dense(model.get_layer("keys"), h)[0] / temperature)
+            p = sigmoid(_dense(model.get_layer("keys"), h)[0] / temperature)
             frame = rng.random(KEYS) < p
             if max_notes is not None and frame.sum() > max_notes:
                 frame = np.isin(np.arange(KEYS), np.argsort(-(p * frame))[:max_notes])
@@ -91,7 +83,7 @@ def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=N
         bias = _dense(model.get_layer("keys"), h)[0]
         frame, probs = np.zeros(KEYS, bool), np.zeros(KEYS)
         for k in range(KEYS):
-            probs[k] = _sigmoid((bias[k] + _sigmoid(a) @ v[k]) / temperature)
+            probs[k] = sigmoid((bias[k] + sigmoid(a) @ v[k]) / temperature)
             frame[k] = forced[k] if forced is not None else rng.random() < probs[k]
             if frame[k]:
                 a = a + w[k]
@@ -108,7 +100,7 @@ def sample_frame_jointly(model, h, previous, temperature=1.0, rng=None, forced=N
     for k in range(KEYS):
         x = np.concatenate([context, [frame[k - 1] if k else 0.0], padded[k: k + 2 * w + 1], embed[k]])
         out, state = cell.step(x.astype(np.float32)[None], state)
-        probs[k] = _sigmoid((_dense(layer.out, out)[0, 0] + bias[k]) / temperature)
+        probs[k] = sigmoid((_dense(layer.out, out)[0, 0] + bias[k]) / temperature)
         frame[k] = forced[k] if forced is not None else rng.random() < probs[k]
     return frame, probs
 
