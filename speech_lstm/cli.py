@@ -267,7 +267,7 @@ def cmd_gates(args):
     if fmt == "npz":
         out = trace.to_npz(args.out)
     else:
-        out = plot_gates(trace, args.out, direction=args.direction, units=units, top=args.top)
+        out = plot_gates(trace, args.out, direction=args.direction, units=units, top=args.top, sort=args.sort)
     h = trace.directions["forward"]["h"]
     print(json.dumps({"out": str(out), "layer": trace.layer, "directions": list(trace.directions), "steps": h.shape[0],
                       "units": h.shape[1], "text": trace.text, "reference_max_abs_diff": trace.max_abs_diff}))
@@ -455,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("forward", "backward"), default="forward",
                    help="direction of a bidirectional layer to plot (npz holds both)")
     p.add_argument("--units", default=None, help="comma-separated unit indices to plot (default: --top)")
-    p.add_argument("--top", type=int, default=32, help="plot the units whose cell state varies most")
+    p.add_argument("--top", type=int, default=32, help="how many units to plot (ranked by --sort)")
+    p.add_argument("--sort", choices=("variance", "change"), default="variance",
+                   help="rank units by the cell state's variance (slow drifts, counters) or by how much its "
+                        "frame-to-frame steps vary (units that react to events)")
     p.add_argument("--format", choices=("png", "npz"), default=None, help="default: from --out's suffix")
     p.add_argument("--out", required=True, help="gates.png, or .npz for the arrays")
     p.set_defaults(func=cmd_gates)

@@ -71,9 +71,12 @@ class GateTrace:
         return path
 
 
-def select_units(trace: GateTrace, direction: str = "forward", units=None, top: int = 32) -> np.ndarray:
-    """Unit indices to show: ``units`` as given (checked), else the ``top`` units whose cell state
-    varies most over the input (most active first)."""
+def select_units(trace: GateTrace, direction: str = "forward", units=None, top: int = 32,
+                 sort: str = "variance") -> np.ndarray:
+    """Unit indices to show: ``units`` as given (checked), else the ``top`` units ranked by
+    ``sort``: "variance" of the cell state over the input (slow drifts such as counters rank
+    high), or "change": how much its frame-to-frame steps vary (units that react to events; a
+    steady drift scores low)."""
     cell = trace.directions[direction]["c"]
     n = cell.shape[1]
     if units is not None:
@@ -83,7 +86,13 @@ def select_units(trace: GateTrace, direction: str = "forward", units=None, top: 
         return idx
     if top < 1:
         raise ParameterError(f"top must be >= 1, got {top}")
-    return np.argsort(-cell.std(axis=0), kind="stable")[: min(top, n)]
+    if sort == "variance":
+        score = cell.std(axis=0)
+    elif sort == "change":
+        score = np.diff(cell, axis=0).std(axis=0) if len(cell) > 2 else np.zeros(n)
+    else:
+        raise ParameterError(f"sort must be 'variance' or 'change', got {sort!r}")
+    return np.argsort(-score, kind="stable")[: min(top, n)]
 
 
 def _check_layer(n: int, count: int, what: str) -> None:

@@ -214,15 +214,16 @@ _GATE_ROWS = (("f", "forget gate f_t", "viridis", (0, 1)), ("i", "input gate i_t
               ("o", "output gate o_t", "viridis", (0, 1)), ("c", "cell state C_t", "RdBu_r", None))
 
 
-def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int = 32) -> Path:
+def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int = 32, sort: str = "variance") -> Path:
     """A :class:`speech_lstm.gates.GateTrace` as one figure on one time axis: the input
     (features or piano roll, decoded symbols marked), then the forget, input and output gates
-    and the cell state of the chosen units (default: the ``top`` with the most varying cell)."""
+    and the cell state of the chosen units (default: the ``top`` ranked by ``sort``, see
+    :func:`speech_lstm.gates.select_units`)."""
     from speech_lstm.gates import select_units
 
     if direction not in trace.directions:
         raise ParameterError(f"direction {direction!r}: this layer has {', '.join(trace.directions)}")
-    idx = select_units(trace, direction, units, top)
+    idx = select_units(trace, direction, units, top, sort)
     arrays = trace.directions[direction]
     steps = arrays["c"].shape[0]
     t_end = steps / trace.step_fps
@@ -257,13 +258,15 @@ def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int 
             limits = (-m, m)
         im = a.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1],
                       interpolation="nearest", extent=(0, t_end, -0.5, len(idx) - 0.5))
-        a.set_ylabel(f"{name}\nunit (rank)")
+        a.set_ylabel(f"{name}\n{'unit' if units is not None else 'unit (rank)'}")
+        if units is not None and len(idx) <= 16:
+            a.set_yticks(range(len(idx)), [str(u) for u in idx], fontsize=7)
         fig.colorbar(im, ax=a, pad=0.01, fraction=0.03)
     axes[-1].set_xlabel("time (s)" if trace.kind == "speech" else "quarter notes")
     axes[-1].set_xlim(0, max(t_end, in_end))
     what = f'"{trace.text}"' if trace.text else Path(trace.source).name
-    fig.suptitle(f"{trace.layer} ({direction}), {len(idx)} of {arrays['c'].shape[1]} units by cell-state "
-                 f"variance: {what}", y=0.995)
+    chosen = "chosen" if units is not None else f"by cell-state {sort}"
+    fig.suptitle(f"{trace.layer} ({direction}), {len(idx)} of {arrays['c'].shape[1]} units {chosen}: {what}", y=0.995)
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png, dpi=110)

@@ -138,3 +138,20 @@ def test_gates_of_a_trained_music_model(tmp_path, capsys):
     assert bad.returncode == 2 and "forward" in bad.stderr
     bad = _cli("gates", tmp_path / "run", tmp_path / "gates.png", "--out", tmp_path / "x.png", capsys=capsys)
     assert bad.returncode == 2 and "gates.png" in bad.stderr and "score" in bad.stderr
+
+
+def test_units_ranked_by_variance_or_by_change():
+    from speech_lstm.gates import GateTrace, select_units
+
+    t = np.arange(50.0)
+    cell = np.stack([t / 5, np.sin(t) * 2, np.zeros(50), np.sin(t) * 0.5], axis=1)  # a counter, reacting units, a dead one
+    trace = GateTrace(kind="music", source="x", layer="lstm_0", inputs=np.zeros((50, 88)), input_name="piano roll",
+                      input_fps=1.0, step_fps=1.0, directions={"forward": {"c": cell}}, labels=[], text="",
+                      max_abs_diff=0.0)
+    assert list(select_units(trace, top=2)) == [0, 1]
+    assert list(select_units(trace, top=2, sort="change")) == [1, 3]
+    assert list(select_units(trace, units=[2, 0])) == [2, 0]
+    with pytest.raises(ParameterError, match="0..3"):
+        select_units(trace, units=[4])
+    with pytest.raises(ParameterError, match="sort"):
+        select_units(trace, sort="loud")
