@@ -161,6 +161,9 @@ class TrainConfig:
     max_minutes: wall-clock budget; training stops before an epoch that would cross it (0 = none).
     lr_schedule: "plateau" (halve on a dev-loss plateau, lr_patience/lr_factor) or "cosine"
     (linear warm-up over warmup_epochs, then cosine decay to 5 % over ``epochs``).
+    spec_augment: SpecAugment masks on training features: ``spec_time_masks`` masks of up to
+    ``spec_time_width`` of the frames each, ``spec_freq_masks`` of up to ``spec_freq_width``
+    coefficients (:func:`speech_lstm.data.augment.spec_augment`).
     ema_momentum: > 0 keeps an exponential moving average of the weights (per step); the
     averaged weights are the ones evaluated on dev and checkpointed each epoch (0 = off).
     """
@@ -184,6 +187,10 @@ class TrainConfig:
     shuffle_buffer: int = 10000
     feature_cache: str | None = "data/feature_cache"
     spec_augment: bool = True
+    spec_time_masks: int = 2
+    spec_time_width: float = 0.05
+    spec_freq_masks: int = 2
+    spec_freq_width: int = 5
     max_minutes: float = 0.0
     dev_eval_limit: int = 400
     seed: int = 1234
@@ -205,6 +212,11 @@ class TrainConfig:
         object.__setattr__(self, "bucket_seconds", edges)
         _check(0 <= self.min_duration < self.max_duration, "train.min_duration must be >= 0 and < train.max_duration")
         _check(self.max_minutes >= 0, f"train.max_minutes must be >= 0, got {self.max_minutes}")
+        _check(min(self.spec_time_masks, self.spec_freq_masks, self.spec_freq_width) >= 0 and
+               0 <= self.spec_time_width <= 0.5,
+               "train.spec_time_masks, spec_freq_masks and spec_freq_width must be >= 0 and spec_time_width "
+               f"in [0, 0.5], got {self.spec_time_masks}, {self.spec_freq_masks}, {self.spec_freq_width}, "
+               f"{self.spec_time_width}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -189,7 +189,10 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
         warm_feature_cache(train_entries + dev_entries, fc, tc.feature_cache, workers=min(2, os.cpu_count() or 1))
         cache = FeatureCache(tc.feature_cache, fc)
     train_ds = make_dataset(train_entries, fc, vocab, tc.batch_size, bucket_seconds, training=True, cache=cache,
-                            spec_augment_on=tc.spec_augment, shuffle_buffer=tc.shuffle_buffer, seed=tc.seed,
+                            spec_augment_on=tc.spec_augment,
+                            spec_augment_params={"time_masks": tc.spec_time_masks, "time_width": tc.spec_time_width,
+                                                 "freq_masks": tc.spec_freq_masks, "freq_width": tc.spec_freq_width},
+                            shuffle_buffer=tc.shuffle_buffer, seed=tc.seed,
                             pad_to_edges=tc.jit_compile)
     dev_eval = dev_entries[: tc.dev_eval_limit] if tc.dev_eval_limit else dev_entries
     dev_eval_ds = make_dataset(dev_eval, fc, vocab, tc.batch_size, bucket_seconds, training=False, cache=cache,

@@ -83,11 +83,15 @@ def test_echo_and_reverb_are_deterministic_and_keep_length():
 def test_training_utterances_get_random_channels_and_dev_test_stay_clean(tmp_path):
     from speech_lstm.data.synth import synthesize_digit_corpus
 
-    spec = DigitCorpusSpec(num_train=6, num_dev=2, num_test=2, max_words=2, channel_prob=1.0, seed=5)
+    spec = DigitCorpusSpec(num_train=6, num_dev=2, num_test=2, max_words=2, channel_prob=1.0, pause_prob=1.0, seed=5)
     paths = synthesize_digit_corpus(tmp_path / "c", spec, workers=1, progress=False)
     train = read_manifest(paths["train"])
-    assert all(e["channel"] for e in train) and any("noise" in e["channel"] for e in train)
-    assert not any("channel" in e for e in read_manifest(paths["dev"]) + read_manifest(paths["test"]))
+    assert all("channel" in e for e in train) and any("noise" in e["channel"] for e in train)
+    held_out = read_manifest(paths["dev"]) + read_manifest(paths["test"])
+    assert not any("channel" in e or "read" in e for e in held_out)
+    # phrased reading (pauses, intonation) with the transcript unchanged
+    assert all(e["read"].replace(",", "").rstrip(".?") == e["text"] for e in train)
+    assert any(e["read"] != e["text"] for e in train)
     meta = json.loads((tmp_path / "c" / "corpus.json").read_text())
     assert meta["spec"]["channel_prob"] == 1.0 and "formant_prob" in meta["spec"]["channel"]
     assert DigitCorpusSpec(**{**meta["spec"], "rate": tuple(meta["spec"]["rate"])}).channel == spec.channel

@@ -6,6 +6,8 @@
     python recipes/digits/run.py --config logmel     # + log-mel front end
     python recipes/digits/run.py --config words      # + word-level output
     python recipes/digits/run.py --config words_mfcc # channel + word-level output, MFCC
+    python recipes/digits/run.py --config robust     # words on stronger randomization (12,000 utterances)
+    python recipes/digits/run.py --config specaug    # channel + stronger SpecAugment
     python recipes/digits/ablation.py                # the table (markdown), from exp/*/results.json
 
 Each row is one run; WER on the eSpeak NG test split (unseen voices), on the flite set (all
@@ -25,7 +27,10 @@ STEPS = [("default", "baseline (eSpeak NG voices, speed, echo, reverb, MFCC)"),
          ("channel", "+ random channels on 70 % of training audio"),
          ("logmel", "+ log-mel front end"),
          ("words", "+ word-level CTC output"),
-         ("words_mfcc", "`channel` + word-level output, MFCC (no log-mel)")]
+         ("words_mfcc", "`channel` + word-level output, MFCC (no log-mel)"),
+         ("robust", "`words` on stronger randomization: channel on 90 %, formants 0.82-1.28, babble of 2-8 "
+                    "talkers at 0-25 dB, 12,000 utterances"),
+         ("specaug", "`channel` + stronger SpecAugment (6 time masks of up to 6 %, frequency masks up to 8)")]
 
 
 def _pct(r):

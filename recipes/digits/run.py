@@ -28,6 +28,11 @@ HERE = Path(__file__).resolve().parent
 CORPORA = {
     "digits": {"num_train": 7000, "num_dev": 400, "num_test": 600},
     "digits_channel": {"num_train": 7000, "num_dev": 400, "num_test": 600, "channel_prob": 0.7},
+    # Stronger randomization: a channel on 90 % of utterances, vocal tracts up to a child's,
+    # babble of 2-8 talkers down to 0 dB SNR, and more distinct utterances for the same compute.
+    "digits_robust": {"num_train": 12000, "num_dev": 400, "num_test": 600, "channel_prob": 0.9,
+                      "channel": {"formant_prob": 0.6, "formant": [0.82, 1.28], "noise_prob": 0.7,
+                                  "noise_snr_db": [0.0, 25.0], "babble_share": 0.6, "babble_talkers": [2, 8]}},
     "debug": {"num_train": 160, "num_dev": 40, "num_test": 40, "channel_prob": 0.5},
 }
 

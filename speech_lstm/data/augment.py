@@ -181,6 +181,7 @@ class ChannelSpec:
     noise_prob: float = 0.5
     noise_snr_db: tuple = (5.0, 30.0)
     babble_share: float = 0.5
+    babble_talkers: tuple = (4, 4)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # ranges read back from JSON / YAML come as lists
@@ -190,6 +191,8 @@ class ChannelSpec:
                  self.noise_prob, self.babble_share)
         if not all(0 <= p <= 1 for p in probs):
             raise ParameterError(f"channel probabilities must be in [0, 1]: {self}")
+        if not 1 <= self.babble_talkers[0] <= self.babble_talkers[1]:
+            raise ParameterError(f"babble_talkers must be a range (low, high) with 1 <= low <= high: {self}")
 
 
 def random_channel(wav: np.ndarray, sample_rate: int, rng: np.random.Generator, spec: ChannelSpec = ChannelSpec(),

@@ -66,6 +66,7 @@ def make_dataset(
     training: bool = False,
     cache: FeatureCache | None = None,
     spec_augment_on: bool = False,
+    spec_augment_params: dict | None = None,
     shuffle_buffer: int = 10000,
     seed: int = 0,
     pad_to_edges: bool = True,
@@ -75,7 +76,8 @@ def make_dataset(
     Features are computed in parallel map calls (or read from ``cache``); entries longer than
     the last bucket edge must be filtered out beforehand (validate_manifest with
     max_duration). ``training`` shuffles every epoch, applies SpecAugment when
-    ``spec_augment_on`` and drops the last partial batch of each bucket so batch shapes
+    ``spec_augment_on`` (with ``spec_augment_params``, keyword arguments of
+    :func:`~speech_lstm.data.augment.spec_augment`) and drops the last partial batch of each bucket so batch shapes
     stay fixed. ``pad_to_edges`` pads each batch to its bucket's upper edge (a few repeated
     shapes, for jit_compile); otherwise batches are padded to their longest utterance only.
     """
@@ -100,7 +102,7 @@ def make_dataset(
                 f"edge ({bucket_seconds[-1]} s); filter with max_duration first"
             )
         if spec_augment_on:
-            feats = spec_augment(feats, np.random.default_rng(int(aug_seed)))
+            feats = spec_augment(feats, np.random.default_rng(int(aug_seed)), **(spec_augment_params or {}))
         return feats, labels[i]
 
     def map_fn(index, aug_seed):

@@ -45,7 +45,10 @@ class DigitCorpusSpec:
     channel_prob: training utterances only: chance of a random channel from
     :func:`speech_lstm.data.augment.random_channel` (vocal-tract scaling, spectral tilt, EQ,
     low-pass or telephone band with a codec, babble or coloured noise), with ``channel``'s
-    probabilities. Dev and test stay unperturbed.
+    probabilities. Dev and test stay unperturbed.  pause_prob: training utterances only: chance
+    that the text eSpeak NG reads is phrased (commas between some digits, a full stop or a question
+    mark at the end), for the pauses and list intonation of people reading digits out; the
+    transcript is unchanged.
     """
 
     num_train: int = 4000
@@ -68,6 +71,7 @@ class DigitCorpusSpec:
     reverb_prob: float = 0.2
     channel_prob: float = 0.0
     channel: ChannelSpec = ChannelSpec()
+    pause_prob: float = 0.0
     sample_rate: int = 16000
     seed: int = 0
 
@@ -79,9 +83,11 @@ class DigitCorpusSpec:
             raise ParameterError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
         if not (0 < self.dev_voices and 0 < self.test_voices and self.dev_voices + self.test_voices < 0.9):
             raise ParameterError("dev_voices and test_voices must be > 0 and leave at least 10% of voices for training")
-        probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob, self.channel_prob)
+        probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob, self.channel_prob,
+                 self.pause_prob)
         if not all(0 <= p <= 1 for p in probs):
-            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob and channel_prob must be in [0, 1]")
+            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob, channel_prob and pause_prob "
+                                 "must be in [0, 1]")
         if isinstance(self.channel, dict):  # from JSON / YAML
             object.__setattr__(self, "channel", ChannelSpec(**self.channel))
         if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
@@ -95,6 +101,14 @@ def random_digit_string(rng: np.random.Generator, min_words=1, max_words=7, oh_p
     for d in rng.integers(0, 10, size=n):
         words.append("oh" if d == 0 and rng.random() < oh_prob else DIGIT_WORDS[d])
     return " ".join(words)
+
+
+def phrase(text: str, rng: np.random.Generator) -> str:
+    """``text`` with commas after some words and a final "." or "?" (what eSpeak NG reads;
+    the transcript stays ``text``)."""
+    words = text.split()
+    out = [w + ("," if i < len(words) - 1 and rng.random() < 0.35 else "") for i, w in enumerate(words)]
+    return " ".join(out) + (".", "?", "")[int(rng.integers(3))]
 
 
 def split_voices(variants, dev_frac, test_frac, seed) -> dict[str, list[str]]:
@@ -151,6 +165,8 @@ def _plan(spec: DigitCorpusSpec, out_dir: Path):
                     if split == "train" and spec.channel_prob and rng.random() < spec.channel_prob else None,
                 }
             )
+            if split == "train" and spec.pause_prob and rng.random() < spec.pause_prob:
+                jobs[-1]["speak"] = phrase(jobs[-1]["text"], rng)
     return jobs, voices
 
 
@@ -159,7 +175,7 @@ def _render(job, sample_rate, channel: ChannelSpec = ChannelSpec()):
     engine.set_voice(job["voice"])
     engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"])
     engine.set_random_seed(job["seed"])  # breathy/whispered variants use eSpeak NG's noise generator
-    pcm = engine.synthesize(job["text"])
+    pcm = engine.synthesize(job.get("speak", job["text"]))
     # Reading the audio as if recorded at speed * rate: speed > 1 is faster and higher.
     wav = resample(pcm.astype(np.float32) / 32768.0, int(round(engine.sample_rate * job["speed"])), sample_rate)
     rng = np.random.default_rng(job["seed"])
@@ -171,7 +187,8 @@ def _render(job, sample_rate, channel: ChannelSpec = ChannelSpec()):
     if job.get("channel") is not None:
         crng = np.random.default_rng(job["channel"])
         wav, applied = random_channel(wav, sample_rate, crng, channel,
-                                      babble=lambda n: babble_noise(n, sample_rate, crng, talkers=4, words=8))
+                                      babble=lambda n: babble_noise(n, sample_rate, crng, words=8, talkers=int(
+                                          crng.integers(channel.babble_talkers[0], channel.babble_talkers[1] + 1))))
     peak = float(np.max(np.abs(wav))) or 1.0
     wav = wav / peak * (10 ** (job["gain_db"] / 20))
     if job["noise"]:
@@ -187,7 +204,8 @@ def _render(job, sample_rate, channel: ChannelSpec = ChannelSpec()):
         "accent": job["accent"],
         "speed": round(job["speed"], 3),
         "split": job["split"],
-        **({"channel": applied} if applied else {}),
+        **({"read": job["speak"]} if "speak" in job else {}),
+        **({"channel": applied} if applied is not None else {}),  # {}: drawn, nothing applied
     }
 
 
