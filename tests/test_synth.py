@@ -134,3 +134,24 @@ def test_noisy_copy_is_at_the_snr_and_redone_only_when_its_source_changes(digits
     write_manifest(read_manifest(digits_corpus["dev"])[:2], source)  # the source changed: redone
     assert len(read_manifest(noisy_copy(source, tmp_path / "noisy", "pink", 5.0, workers=1, progress=False))) == 2
     shutil.rmtree(tmp_path / "noisy")
+
+
+def test_random_voice_variants_read_training_utterances_only(tmp_path):
+    from speech_lstm.data.espeak import ESpeak, _data_path, voice_bank
+    from speech_lstm.data.synth import synthesize_digit_corpus
+
+    spec = DigitCorpusSpec(num_train=5, num_dev=2, num_test=2, max_words=2, noise_prob=0.0, random_voices=3,
+                           random_voice_prob=1.0, seed=2)
+    paths = synthesize_digit_corpus(tmp_path / "c", spec, workers=1, progress=False)
+    train = read_manifest(paths["train"])
+    assert {e["speaker"] for e in train} <= {"rv000", "rv001", "rv002"}
+    assert not any(e["speaker"].startswith("rv") for e in read_manifest(paths["dev"]) + read_manifest(paths["test"]))
+    data, names = voice_bank(tmp_path / "c" / "voice_bank", 3, seed=2)  # reused, not rebuilt
+    text = (data / "voices" / "!v" / "rv001").read_text()
+    assert "formant 8" in text and text.startswith("name rv001")
+    engine = ESpeak(data)
+    engine.set_voice("en-us+rv001")
+    odd = engine.synthesize("seven")
+    engine.set_voice("en-us+m3")  # the shipped variants are still there
+    assert abs(len(engine.synthesize("seven")) - len(odd)) < len(odd) and ESpeak().data_path == str(data)
+    ESpeak(_data_path())  # back to the wheel's folder for the other tests

@@ -8,13 +8,16 @@ events (where each word of the text starts in the audio), for time-aligned refer
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from speech_lstm.errors import SynthesisError
 
-__all__ = ["ESpeak", "WordEvent", "english_accents", "voice_variants"]
+__all__ = ["ESpeak", "WordEvent", "english_accents", "random_variant", "voice_bank", "voice_variants"]
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
@@ -73,24 +76,106 @@ def voice_variants() -> list[str]:
     return sorted(p.name for p in (_data_path() / "voices" / "!v").iterdir() if p.is_file())
 
 
+def random_variant(rng, name: str) -> str:
+    """The text of a random eSpeak NG voice variant file (the format of ``voices/!v``): gender,
+    pitch range, the frequency, height and width of formants 0-8 (a vocal-tract scale plus
+    per-formant jitter), and at random the Klatt synthesizer, roughness, breathiness, voicing and
+    consonant strength, pitch flutter and a spectral tone curve. A continuum of timbres around
+    the ~100 hand-made variants eSpeak NG ships."""
+    female = rng.random() < 0.5
+    low = int(rng.uniform(140, 210) if female else rng.uniform(70, 130))
+    lines = [f"name {name}", "language variant", f"gender {'female' if female else 'male'}",
+             f"pitch {low} {low + int(rng.uniform(30, 120))}"]
+    scale = rng.uniform(1.0, 1.22) if female else rng.uniform(0.86, 1.08)
+    for n in range(9):
+        lines.append(f"formant {n} {int(100 * scale * rng.uniform(0.93, 1.07))} {int(rng.uniform(60, 150))} "
+                     f"{int(rng.uniform(60, 220))}")
+    if rng.random() < 0.3:
+        lines.append(f"klatt {int(rng.integers(1, 7))}")
+    if rng.random() < 0.4:
+        lines.append(f"roughness {int(rng.integers(0, 6))}")
+    if rng.random() < 0.25:
+        lines.append("breath " + " ".join(str(int(rng.integers(0, 5))) for _ in range(8)))
+    if rng.random() < 0.4:
+        lines.append(f"voicing {int(rng.uniform(40, 160))}")
+    if rng.random() < 0.5:
+        lines.append(f"consonants {int(rng.uniform(50, 150))} {int(rng.uniform(50, 150))}")
+    if rng.random() < 0.4:
+        lines.append(f"flutter {int(rng.uniform(0, 40))}")
+    if rng.random() < 0.4:
+        lines.append("tone " + " ".join(f"{f} {int(rng.uniform(20, 255))}" for f in (600, 1200, 2000, 3000)))
+    return "\n".join(lines) + "\n"
+
+
+def voice_bank(root, count: int, seed: int = 0) -> tuple[Path, list[str]]:
+    """An eSpeak NG data folder under ``root`` whose variants are the wheel's plus ``count``
+    random ones (:func:`random_variant`, named ``rv000``...); the rest of the data is linked,
+    not copied. Returns (data path for ``ESpeak(data_path)``, the random variants' names).
+    Idempotent: an existing bank of the same count and seed is reused."""
+    import numpy as np
+
+    root = Path(root).resolve()
+    data = root / "espeak-ng-data"
+    names = [f"rv{i:03d}" for i in range(count)]
+    stamp = {"count": count, "seed": seed}
+    marker = root / "voice_bank.json"
+    if marker.exists() and json.loads(marker.read_text()) == stamp and data.is_dir():
+        return data, names
+    tmp = root / "espeak-ng-data.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    source = _data_path()
+    tmp.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name != "voices":
+            os.symlink(entry, tmp / entry.name)
+    (tmp / "voices").mkdir()
+    for entry in (source / "voices").iterdir():
+        if entry.name != "!v":
+            os.symlink(entry, tmp / "voices" / entry.name)
+    variants = tmp / "voices" / "!v"
+    variants.mkdir()
+    for entry in (source / "voices" / "!v").iterdir():
+        os.symlink(entry, variants / entry.name)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        (variants / name).write_text(random_variant(rng, name))
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(data, ignore_errors=True)
+    tmp.rename(data)
+    marker.write_text(json.dumps(stamp))
+    return data, names
+
+
 class ESpeak:
-    """A handle on the eSpeak NG library in synchronous mode; audio is int16 at :attr:`sample_rate`."""
+    """A handle on the eSpeak NG library in synchronous mode; audio is int16 at :attr:`sample_rate`.
+
+    ``data_path``: an eSpeak NG data folder, e.g. from :func:`voice_bank`; asking for another
+    folder than the loaded one re-initializes the library. None: the loaded folder (the wheel's
+    when none is loaded yet).
+    """
 
     _instance = None
 
-    def __new__(cls):
+    def __new__(cls, data_path=None):
+        if cls._instance is not None and data_path is None:
+            return cls._instance  # whatever folder is loaded (a voice bank holds the wheel's voices too)
+        data_path = str(Path(data_path).resolve()) if data_path else str(_data_path())
         if cls._instance is None:  # eSpeak NG is a process-wide singleton
             cls._instance = super().__new__(cls)
-            cls._instance._init()
+            cls._instance._init(data_path)
+        elif cls._instance.data_path != data_path:
+            cls._instance._lib.espeak_Terminate()
+            cls._instance._init(data_path)
         return cls._instance
 
-    def _init(self):
+    def _init(self, data_path: str):
         loader = _loader()
         try:
             self._lib = ctypes.CDLL(loader.get_library_path())
         except OSError as e:
             raise SynthesisError(f"cannot load libespeak-ng from espeakng-loader: {e}") from e
-        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(_data_path()).encode(), 0)
+        self.data_path = data_path
+        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0)
         if rate <= 0:
             raise SynthesisError(f"espeak_Initialize failed (returned {rate})")
         self.sample_rate = int(rate)

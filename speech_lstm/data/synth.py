@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from speech_lstm.audio import resample, write_audio
 from speech_lstm.data.augment import ChannelSpec, babble_noise, random_channel
-from speech_lstm.data.espeak import ESpeak, english_accents, voice_variants
+from speech_lstm.data.espeak import ESpeak, english_accents, voice_bank, voice_variants
 from speech_lstm.data.manifest import write_manifest
 from speech_lstm.data.flite import FLITE_VOICES
 from speech_lstm.errors import ParameterError, SynthesisError
@@ -48,7 +48,10 @@ class DigitCorpusSpec:
     probabilities. Dev and test stay unperturbed.  pause_prob: training utterances only: chance
     that the text eSpeak NG reads is phrased (commas between some digits, a full stop or a question
     mark at the end), for the pauses and list intonation of people reading digits out; the
-    transcript is unchanged.
+    transcript is unchanged.  random_voices / random_voice_prob: a bank of that many random
+    eSpeak NG voice variants (:func:`speech_lstm.data.espeak.voice_bank`, made in the corpus
+    folder), and the chance that a training utterance is read by one of them instead of one of
+    the shipped variants; dev and test keep their held-out shipped variants.
     """
 
     num_train: int = 4000
@@ -72,6 +75,8 @@ class DigitCorpusSpec:
     channel_prob: float = 0.0
     channel: ChannelSpec = ChannelSpec()
     pause_prob: float = 0.0
+    random_voices: int = 0
+    random_voice_prob: float = 0.5
     sample_rate: int = 16000
     seed: int = 0
 
@@ -84,10 +89,12 @@ class DigitCorpusSpec:
         if not (0 < self.dev_voices and 0 < self.test_voices and self.dev_voices + self.test_voices < 0.9):
             raise ParameterError("dev_voices and test_voices must be > 0 and leave at least 10% of voices for training")
         probs = (self.oh_prob, self.noise_prob, self.speed_prob, self.echo_prob, self.reverb_prob, self.channel_prob,
-                 self.pause_prob)
+                 self.pause_prob, self.random_voice_prob)
         if not all(0 <= p <= 1 for p in probs):
-            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob, channel_prob and pause_prob "
-                                 "must be in [0, 1]")
+            raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob, channel_prob, pause_prob "
+                                 "and random_voice_prob must be in [0, 1]")
+        if self.random_voices < 0:
+            raise ParameterError(f"random_voices must be >= 0, got {self.random_voices}")
         if isinstance(self.channel, dict):  # from JSON / YAML
             object.__setattr__(self, "channel", ChannelSpec(**self.channel))
         if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
@@ -167,13 +174,18 @@ def _plan(spec: DigitCorpusSpec, out_dir: Path):
             )
             if split == "train" and spec.pause_prob and rng.random() < spec.pause_prob:
                 jobs[-1]["speak"] = phrase(jobs[-1]["text"], rng)
+            if split == "train" and spec.random_voices and rng.random() < spec.random_voice_prob:
+                name = f"rv{int(rng.integers(spec.random_voices)):03d}"
+                jobs[-1].update(speaker=name, voice=f"{accent}+{name}", bank=str(out_dir / "voice_bank"))
     return jobs, voices
 
 
 def _render(job, sample_rate, channel: ChannelSpec = ChannelSpec()):
-    engine = ESpeak()
+    bank = job.get("bank")
+    engine = ESpeak(Path(bank) / "espeak-ng-data" if bank else None)
     engine.set_voice(job["voice"])
-    engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"])
+    # random variants can drive the formants hard: less volume keeps them from clipping
+    engine.set_params(rate=job["rate"], pitch=job["pitch"], range=job["range"], volume=60 if bank else 100)
     engine.set_random_seed(job["seed"])  # breathy/whispered variants use eSpeak NG's noise generator
     pcm = engine.synthesize(job.get("speak", job["text"]))
     # Reading the audio as if recorded at speed * rate: speed > 1 is faster and higher.
@@ -257,6 +269,8 @@ def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), 
             pass
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
+    if spec.random_voices:
+        voice_bank(out_dir / "voice_bank", spec.random_voices, seed=spec.seed)
     jobs, voices = _plan(spec, out_dir)
     args = [(job, spec.sample_rate, spec.channel) for job in jobs]
     if workers <= 1:
