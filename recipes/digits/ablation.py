@@ -8,6 +8,7 @@
     python recipes/digits/run.py --config words_mfcc # channel + word-level output, MFCC
     python recipes/digits/run.py --config robust     # words on stronger randomization (12,000 utterances)
     python recipes/digits/run.py --config specaug    # channel + stronger SpecAugment
+    python recipes/digits/run.py --config voices     # channel + random eSpeak NG voice variants, phrasing
     python recipes/digits/ablation.py                # the table (markdown), from exp/*/results.json
 
 Each row is one run; WER on the eSpeak NG test split (unseen voices), on the flite set (all
@@ -30,7 +31,9 @@ STEPS = [("default", "baseline (eSpeak NG voices, speed, echo, reverb, MFCC)"),
          ("words_mfcc", "`channel` + word-level output, MFCC (no log-mel)"),
          ("robust", "`words` on stronger randomization: channel on 90 %, formants 0.82-1.28, babble of 2-8 "
                     "talkers at 0-25 dB, 12,000 utterances"),
-         ("specaug", "`channel` + stronger SpecAugment (6 time masks of up to 6 %, frequency masks up to 8)")]
+         ("specaug", "`channel` + stronger SpecAugment (6 time masks of up to 6 %, frequency masks up to 8)"),
+         ("voices", "`channel` + 200 random eSpeak NG voice variants reading half the training utterances, "
+                    "30 % read with pauses")]
 
 
 def _pct(r):

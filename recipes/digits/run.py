@@ -33,10 +33,10 @@ CORPORA = {
     "digits_robust": {"num_train": 12000, "num_dev": 400, "num_test": 600, "channel_prob": 0.9,
                       "channel": {"formant_prob": 0.6, "formant": [0.82, 1.28], "noise_prob": 0.7,
                                   "noise_snr_db": [0.0, 25.0], "babble_share": 0.6, "babble_talkers": [2, 8]}},
-    # `digits_channel` + synthesizer randomization: half the training utterances read by 300
+    # `digits_channel` + synthesizer randomization: half the training utterances read by 200
     # random eSpeak NG voice variants (formants, Klatt, roughness, breath, ...), 30 % phrased.
     "digits_voices": {"num_train": 7000, "num_dev": 400, "num_test": 600, "channel_prob": 0.7, "pause_prob": 0.3,
-                      "random_voices": 300, "random_voice_prob": 0.5},
+                      "random_voices": 200, "random_voice_prob": 0.5},
     "debug": {"num_train": 160, "num_dev": 40, "num_test": 40, "channel_prob": 0.5},
 }
 

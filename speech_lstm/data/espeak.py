@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speech_lstm.errors import SynthesisError
+from speech_lstm.errors import ParameterError, SynthesisError
 
 __all__ = ["ESpeak", "WordEvent", "english_accents", "random_variant", "voice_bank", "voice_variants"]
 
@@ -107,17 +107,22 @@ def random_variant(rng, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_RANDOM_VARIANTS = 200  # eSpeak NG's voice list holds 349 files: English accents + shipped variants + these
+
+
 def voice_bank(root, count: int, seed: int = 0) -> tuple[Path, list[str]]:
     """An eSpeak NG data folder under ``root`` whose variants are the wheel's plus ``count``
-    random ones (:func:`random_variant`, named ``rv000``...); the rest of the data is linked,
-    not copied. Returns (data path for ``ESpeak(data_path)``, the random variants' names).
+    random ones (:func:`random_variant`, named ``rv000``...) and only the English accents (the
+    library lists at most 349 voice files); the rest of the data is linked, not copied. Returns (data path for ``ESpeak(data_path)``, the random variants' names).
     Idempotent: an existing bank of the same count and seed is reused."""
     import numpy as np
 
+    if not 0 < count <= MAX_RANDOM_VARIANTS:
+        raise ParameterError(f"a voice bank holds 1..{MAX_RANDOM_VARIANTS} random variants, asked for {count}")
     root = Path(root).resolve()
     data = root / "espeak-ng-data"
     names = [f"rv{i:03d}" for i in range(count)]
-    stamp = {"count": count, "seed": seed}
+    stamp = {"count": count, "seed": seed, "format": 2}
     marker = root / "voice_bank.json"
     if marker.exists() and json.loads(marker.read_text()) == stamp and data.is_dir():
         return data, names
@@ -126,8 +131,12 @@ def voice_bank(root, count: int, seed: int = 0) -> tuple[Path, list[str]]:
     source = _data_path()
     tmp.mkdir(parents=True)
     for entry in source.iterdir():
-        if entry.name != "voices":
+        if entry.name not in ("voices", "lang"):
             os.symlink(entry, tmp / entry.name)
+    # eSpeak NG lists at most 349 voice files: keep only the English ones beside the variants
+    (tmp / "lang" / "gmw").mkdir(parents=True)
+    for entry in (source / "lang" / "gmw").glob("en*"):
+        os.symlink(entry, tmp / "lang" / "gmw" / entry.name)
     (tmp / "voices").mkdir()
     for entry in (source / "voices").iterdir():
         if entry.name != "!v":

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from speech_lstm.audio import resample, write_audio
 from speech_lstm.data.augment import ChannelSpec, babble_noise, random_channel
-from speech_lstm.data.espeak import ESpeak, english_accents, voice_bank, voice_variants
+from speech_lstm.data.espeak import MAX_RANDOM_VARIANTS, ESpeak, english_accents, voice_bank, voice_variants
 from speech_lstm.data.manifest import write_manifest
 from speech_lstm.data.flite import FLITE_VOICES
 from speech_lstm.errors import ParameterError, SynthesisError
@@ -93,8 +93,8 @@ class DigitCorpusSpec:
         if not all(0 <= p <= 1 for p in probs):
             raise ParameterError("oh_prob, noise_prob, speed_prob, echo_prob, reverb_prob, channel_prob, pause_prob "
                                  "and random_voice_prob must be in [0, 1]")
-        if self.random_voices < 0:
-            raise ParameterError(f"random_voices must be >= 0, got {self.random_voices}")
+        if not 0 <= self.random_voices <= MAX_RANDOM_VARIANTS:
+            raise ParameterError(f"random_voices must be in 0..{MAX_RANDOM_VARIANTS}, got {self.random_voices}")
         if isinstance(self.channel, dict):  # from JSON / YAML
             object.__setattr__(self, "channel", ChannelSpec(**self.channel))
         if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
