@@ -40,7 +40,8 @@ def cmd_synth_digits(args):
         return 0
     spec = DigitCorpusSpec(num_train=4000 if args.num_train is None else args.num_train, num_dev=args.num_dev,
                            num_test=500 if args.num_test is None else args.num_test, seed=args.seed,
-                           min_words=args.min_words, max_words=args.max_words)
+                           min_words=args.min_words, max_words=args.max_words, channel_prob=args.channel_prob,
+                           pause_prob=args.pause_prob, random_voices=args.random_voices)
     paths = synthesize_digit_corpus(args.out, spec, workers=args.workers, force=args.force, progress=not args.quiet)
     for split, path in paths.items():
         print(f"{split}: {path}")
@@ -374,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-words", type=int, default=1)
     p.add_argument("--max-words", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channel-prob", type=float, default=0.0,
+                   help="chance of a random channel on each training utterance (formant scaling, tilt, EQ, "
+                        "band limits, codecs, babble / coloured noise); the recipe's default trains with 0.7")
+    p.add_argument("--pause-prob", type=float, default=0.0,
+                   help="chance that a training utterance is read with pauses and phrase intonation")
+    p.add_argument("--random-voices", type=int, default=0,
+                   help="random eSpeak NG voice variants (up to 200) reading half the training utterances")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--force", action="store_true", help="redo even if the corpus exists")
     p.add_argument("--quiet", action="store_true")

@@ -47,8 +47,13 @@ def test_transcribe_with_a_non_model(tmp_path):
 
 def test_synth_and_validate(tmp_path):
     out = tmp_path / "corpus"
-    r = cli("synth-digits", "--out", out, "--num-train", 6, "--num-dev", 2, "--num-test", 2, "--workers", 1, "--quiet")
+    r = cli("synth-digits", "--out", out, "--num-train", 6, "--num-dev", 2, "--num-test", 2, "--workers", 1, "--quiet",
+            "--channel-prob", 1, "--pause-prob", 1, "--random-voices", 2)
     assert r.returncode == 0, r.stderr
+    train = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert all("channel" in e and "read" in e for e in train) and any(e["speaker"].startswith("rv") for e in train)
+    r = cli("synth-digits", "--out", tmp_path / "x", "--random-voices", 500, "--quiet")
+    assert r.returncode == 2 and "random_voices" in r.stderr and "0..200" in r.stderr
     r = cli("validate", out / "train.jsonl", out / "test.jsonl", "--decode-audio")
     assert r.returncode == 0 and "6 entries" in r.stdout
     bad = tmp_path / "bad.jsonl"

@@ -185,16 +185,25 @@ def main(argv=None) -> int:
     run_dir = HERE / "exp" / name
     timings, t_all = {}, time.perf_counter()
 
-    t = stage("1. synthesize the corpus with eSpeak NG (split by voice)")
-    corpus_dir = Path(config.train.train_manifest).parent
-    if corpus_dir.name not in CORPORA:
-        print(f"error: {config.train.train_manifest}: no corpus recipe for folder {corpus_dir.name!r} "
-              f"(known: {', '.join(CORPORA)})", file=sys.stderr)
-        return 2
-    spec = DigitCorpusSpec(**CORPORA[corpus_dir.name])
-    manifests = synthesize_digit_corpus(corpus_dir, spec, workers=2)
-    meta = json.loads((corpus_dir / "corpus.json").read_text())
-    print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): {', '.join(meta['voices']['test'])}")
+    t = stage("1. synthesize the corpora with eSpeak NG (split by voice)")
+    # The training corpus and the one dev/test come from (they differ when only the training
+    # audio is randomized): each folder is made once, by its recipe in CORPORA.
+    wanted = {"train": config.train.train_manifest, "dev": config.train.dev_manifest,
+              "test": config.train.test_manifest}
+    made = {}
+    for split, manifest in wanted.items():
+        corpus_dir = Path(manifest).parent
+        if corpus_dir.name not in CORPORA:
+            print(f"error: {manifest}: no corpus recipe for folder {corpus_dir.name!r} "
+                  f"(known: {', '.join(CORPORA)})", file=sys.stderr)
+            return 2
+        if corpus_dir not in made:
+            made[corpus_dir] = synthesize_digit_corpus(corpus_dir, DigitCorpusSpec(**CORPORA[corpus_dir.name]),
+                                                       workers=2)
+            meta = json.loads((corpus_dir / "corpus.json").read_text())
+            print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): "
+                  f"{', '.join(meta['voices']['test'])}")
+    manifests = {split: Path(manifest) for split, manifest in wanted.items()}
     timings["synthesize"] = time.perf_counter() - t
 
     t = stage("2. validate manifests")
