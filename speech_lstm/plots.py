@@ -72,12 +72,14 @@ def plot_features_alignment(
     labels=None,
     title: str = "",
     n_mfcc: int | None = None,
+    feature_label: str | None = None,
 ) -> Path:
     """Features (top) and CTC posteriors (bottom) on one time axis, decoded characters marked.
 
     features: float [frames, dim] at ``frames_per_second``.  posteriors: float [out_frames,
     classes] softmax output at ``output_fps`` (class 0 = blank).  chars: list of (char, time_s)
-    emitted by the decoder.  labels: class names for the posterior rows.
+    emitted by the decoder.  labels: class names for the posterior rows.  n_mfcc: show only the
+    first n_mfcc columns (the static coefficients, without deltas).  feature_label: y-axis name.
     """
     rows = 2 if posteriors is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(12, 2.8 * rows + 0.6), sharex=True, squeeze=False)
@@ -87,7 +89,7 @@ def plot_features_alignment(
     ax = axes[0]
     im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="magma", extent=[0, duration, 0, shown.shape[1]],
                    interpolation="nearest")
-    ax.set_ylabel("MFCC coefficient" if n_mfcc else "feature")
+    ax.set_ylabel(feature_label or ("MFCC coefficient" if n_mfcc else "feature"))
     fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
     for ch, t in chars or []:
         for a in axes:

@@ -261,7 +261,8 @@ def main(argv=None) -> int:
         posteriors=np.exp(log_softmax(logits[0, : lengths[0]])),
         output_fps=1.0 / recognizer.frame_seconds,
         chars=[(vocab.id_to_char(k), f * recognizer.frame_seconds) for k, f in zip(hyp.ids, hyp.frames)],
-        labels=["<b>"] + vocab.chars, n_mfcc=fc.n_mfcc,
+        labels=["<b>"] + vocab.chars, n_mfcc=fc.n_mfcc if fc.kind == "mfcc" else fc.n_mels,
+        feature_label="MFCC coefficient" if fc.kind == "mfcc" else "log-mel band",
         title=f"{Path(entry['audio_filepath']).name} (voice {entry.get('speaker')}, {entry.get('accent')}): "
               f"ref {entry['text']!r} / hyp {vocab.decode(hyp.ids)!r}",
     )
