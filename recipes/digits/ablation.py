@@ -9,6 +9,7 @@
     python recipes/digits/run.py --config robust     # words on stronger randomization (12,000 utterances)
     python recipes/digits/run.py --config specaug    # channel + stronger SpecAugment
     python recipes/digits/run.py --config voices     # channel + random eSpeak NG voice variants, phrasing
+    python recipes/digits/run.py --config robust_chars  # the channel model on the robust corpus
     python recipes/digits/run.py                     # the default: the words config again (run-to-run noise)
     python recipes/digits/ablation.py                # the table (markdown), from exp/*/results.json
 
@@ -35,6 +36,7 @@ STEPS = [("baseline", "eSpeak NG voices, speed, echo, reverb, MFCC, characters")
          ("specaug", "`channel` + stronger SpecAugment (6 time masks of up to 6 %, frequency masks up to 8)"),
          ("voices", "`channel` + 200 random eSpeak NG voice variants reading half the training utterances, "
                     "30 % read with pauses"),
+         ("robust_chars", "`channel` (characters, MFCC) on the `robust` corpus, 6 epochs"),
          ("default", "the recipe's default: `words` again (a second run of the same config)")]
 
 
