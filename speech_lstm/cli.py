@@ -34,6 +34,9 @@ def cmd_synth_digits(args):
         if args.num_train is not None or args.num_test is not None:
             raise ConfigError("--engine flite makes an out-of-domain dev set only (dev.jsonl, --num-dev utterances); "
                               "--num-train/--num-test belong to eSpeak NG corpora: training speech is eSpeak NG only")
+        if args.channel_prob or args.pause_prob or args.random_voices:
+            raise ConfigError("--channel-prob, --pause-prob and --random-voices randomize eSpeak NG training audio; "
+                              "the flite dev set is left as flite speaks it")
         path = synthesize_flite_digits(args.out, num=args.num_dev, min_words=args.min_words, max_words=args.max_words,
                                        seed=args.seed, workers=args.workers, force=args.force, progress=not args.quiet)
         print(f"dev: {path}")

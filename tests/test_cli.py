@@ -54,6 +54,8 @@ def test_synth_and_validate(tmp_path):
     assert all("channel" in e and "read" in e for e in train) and any(e["speaker"].startswith("rv") for e in train)
     r = cli("synth-digits", "--out", tmp_path / "x", "--random-voices", 500, "--quiet")
     assert r.returncode == 2 and "random_voices" in r.stderr and "0..200" in r.stderr
+    r = cli("synth-digits", "--engine", "flite", "--out", tmp_path / "y", "--channel-prob", 0.5, "--quiet")
+    assert r.returncode == 2 and "--channel-prob" in r.stderr
     r = cli("validate", out / "train.jsonl", out / "test.jsonl", "--decode-audio")
     assert r.returncode == 0 and "6 entries" in r.stdout
     bad = tmp_path / "bad.jsonl"
