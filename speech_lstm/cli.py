@@ -307,12 +307,12 @@ def cmd_music_evaluate(args):
 
 
 def _read_score(path, option):
-    from speech_lstm.music.corpus import parse_score_file, score_to_chorale
+    from speech_lstm.music.corpus import read_score
 
     try:
-        return score_to_chorale(parse_score_file(path), Path(path).stem)
-    except Exception as e:
-        raise ConfigError(f"{option} {path}: not a readable MIDI/MusicXML score ({e})") from e
+        return read_score(path)
+    except ParameterError as e:
+        raise ConfigError(f"{option} {e}") from e
 
 
 def cmd_music_generate(args):

@@ -26,9 +26,6 @@ from speech_lstm.lstm_reference import LSTMWeights, run_bidirectional, run_lstm
 
 __all__ = ["GateTrace", "inspect", "inspect_music", "inspect_speech", "model_kind", "select_units"]
 
-QUANTITIES = ("f", "i", "o", "c", "c_tilde", "h")
-
-
 @dataclasses.dataclass
 class GateTrace:
     """One inspected input.
@@ -137,14 +134,11 @@ def inspect_music(model, score_path, layer: int = 0) -> GateTrace:
     import keras
 
     import speech_lstm.music.model  # noqa: F401  (registers the losses and layers the saved model names)
-    from speech_lstm.music.corpus import MIN_PITCH, NUM_KEYS, parse_score_file, piano_roll, score_to_chorale
+    from speech_lstm.music.corpus import MIN_PITCH, NUM_KEYS, piano_roll, read_score
+    from speech_lstm.training import resolve_model_path
 
     if not isinstance(model, keras.Model):
-        path = Path(model)
-        path = path / "best.keras" if path.is_dir() else path
-        if not path.exists():
-            raise ConfigError(f"{path}: not found (a music run directory or its best.keras)")
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(resolve_model_path(model))
     if model.name == "token_lstm":
         raise ConfigError("gates: token models read voice tokens, not a piano roll; inspect a roll, nade or "
                           "pitch model")
@@ -152,11 +146,7 @@ def inspect_music(model, score_path, layer: int = 0) -> GateTrace:
     if not lstms:
         raise ConfigError(f"{model.name}: no time LSTM layers (lstm_N) in this model")
     _check_layer(layer, len(lstms), "time LSTM layers")
-    try:
-        chorale = score_to_chorale(parse_score_file(score_path), Path(score_path).stem)
-    except Exception as e:
-        raise ConfigError(f"{score_path}: not a readable MIDI/MusicXML score ({e})") from e
-    roll = piano_roll(chorale).astype(np.float32)
+    roll = piano_roll(read_score(score_path)).astype(np.float32)
     if roll.shape[1] != NUM_KEYS:
         raise ParameterError(f"expected an {NUM_KEYS}-key roll, got {roll.shape}")
     lstm = lstms[layer]

@@ -218,6 +218,15 @@ def parse_score_file(path):
     return converter.parseFile(str(path), forceSource=True, storePickle=False)
 
 
+def read_score(path) -> "Chorale":
+    """A MIDI / MusicXML score file as a :class:`Chorale` (transposed to C); ParameterError
+    naming the file when it cannot be read or holds no pitched notes."""
+    try:
+        return score_to_chorale(parse_score_file(path), Path(path).stem)
+    except Exception as e:  # noqa: BLE001 - music21 raises many kinds
+        raise ParameterError(f"{path}: not a readable MIDI/MusicXML score ({e})") from e
+
+
 def _parse_bach_file(path):
     """Worker: (name, chorale dict or None, skip reason or None). Must stay picklable."""
     name = Path(path).stem
