@@ -27,25 +27,42 @@ def _err(msg):
     print(f"speech-lstm: error: {msg}", file=sys.stderr)
 
 
-def cmd_synth_digits(args):
-    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus, synthesize_flite_digits
+# Mean seconds per training utterance (eSpeak NG at its random rates, with lead and trail), to turn
+# --hours into a count; measured on the default corpora (see recipes/*/README.md).
+MEAN_SECONDS = {"digits": 2.3, "sentences": 3.1}
 
+
+def cmd_synth(args):
+    from speech_lstm.data.synth import CorpusSpec, synthesize_corpus, synthesize_flite_set
+
+    kind = args.text
+    if args.hours is not None and args.num_train is not None:
+        raise ConfigError("give --hours or --num-train, not both")
     if args.engine == "flite":
-        if args.num_train is not None or args.num_test is not None:
+        if args.num_train is not None or args.num_test is not None or args.hours is not None:
             raise ConfigError("--engine flite makes an out-of-domain dev set only (dev.jsonl, --num-dev utterances); "
-                              "--num-train/--num-test belong to eSpeak NG corpora: training speech is eSpeak NG only")
+                              "--num-train, --num-test and --hours belong to eSpeak NG corpora: training speech is "
+                              "eSpeak NG only")
         if args.channel_prob or args.pause_prob or args.random_voices:
             raise ConfigError("--channel-prob, --pause-prob and --random-voices randomize eSpeak NG training audio; "
                               "the flite dev set is left as flite speaks it")
-        path = synthesize_flite_digits(args.out, num=args.num_dev, min_words=args.min_words, max_words=args.max_words,
-                                       seed=args.seed, workers=args.workers, force=args.force, progress=not args.quiet)
+        path = synthesize_flite_set(args.out, num=args.num_dev, min_words=args.min_words, max_words=args.max_words,
+                                    seed=args.seed, workers=args.workers, force=args.force, progress=not args.quiet,
+                                    text=kind, vocab_size=getattr(args, "vocab_size", 10000))
         print(f"dev: {path}")
         return 0
-    spec = DigitCorpusSpec(num_train=4000 if args.num_train is None else args.num_train, num_dev=args.num_dev,
-                           num_test=500 if args.num_test is None else args.num_test, seed=args.seed,
-                           min_words=args.min_words, max_words=args.max_words, channel_prob=args.channel_prob,
-                           pause_prob=args.pause_prob, random_voices=args.random_voices)
-    paths = synthesize_digit_corpus(args.out, spec, workers=args.workers, force=args.force, progress=not args.quiet)
+    if args.hours is not None:
+        if args.hours <= 0:
+            raise ConfigError(f"--hours must be > 0, got {args.hours}")
+        num_train = max(1, int(round(args.hours * 3600 / MEAN_SECONDS[kind])))
+    else:
+        num_train = args.default_train if args.num_train is None else args.num_train
+    spec = CorpusSpec(num_train=num_train, num_dev=args.num_dev,
+                      num_test=args.default_test if args.num_test is None else args.num_test, seed=args.seed,
+                      min_words=args.min_words, max_words=args.max_words, channel_prob=args.channel_prob,
+                      pause_prob=args.pause_prob, random_voices=args.random_voices, text=kind,
+                      vocab_size=getattr(args, "vocab_size", 10000))
+    paths = synthesize_corpus(args.out, spec, workers=args.workers, force=args.force, progress=not args.quiet)
     for split, path in paths.items():
         print(f"{split}: {path}")
     return 0
@@ -97,11 +114,26 @@ def cmd_train(args):
 def _decode_options(args):
     from speech_lstm.config import DecodeOptions
 
+    from speech_lstm.ctc import parse_hot_words
+
     words = _word_list(args)
-    if args.beam_width is None and words is None:  # main() already refused --top-paths without --beam-width
-        return DecodeOptions()
-    return DecodeOptions(strategy="beam", beam_width=args.beam_width or 16, top_paths=getattr(args, "top_paths", 1),
-                         words=words)
+    lm, hot = getattr(args, "lm", None), getattr(args, "hot_words", None)
+    if lm is None and (args.alpha is not None or args.beta is not None):
+        raise ConfigError("--alpha and --beta weight a language model: give --lm FILE")
+    if args.beam_width is None and words is None and lm is None and not hot:
+        return DecodeOptions()  # main() already refused --top-paths without --beam-width
+    if lm is not None:
+        from speech_lstm.lm import read_arpa_header
+
+        if not Path(lm).is_file():
+            raise ConfigError(f"--lm {lm}: no such file")
+        if lm.endswith(".arpa"):
+            read_arpa_header(lm)
+    width = args.beam_width or (64 if lm or hot else 16)
+    return DecodeOptions(strategy="beam", beam_width=width, top_paths=getattr(args, "top_paths", 1), words=words,
+                         lm=lm, alpha=0.5 if args.alpha is None else args.alpha,
+                         beta=1.0 if args.beta is None else args.beta,
+                         hot_words=parse_hot_words(hot) if hot else ())
 
 
 def _word_list(args):
@@ -149,6 +181,69 @@ def cmd_evaluate(args):
     write_results(results, out_dir, name=name)
     print(f"{name}: WER {100 * results['wer']:.2f} %  CER {100 * results['cer']:.2f} %  "
           f"({results['num_utterances']} utterances, RTF {results['rtf']:.4f})  -> {out_dir / 'results.json'}")
+    return 0
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{option}: no values")
+    return values
+
+
+def cmd_lm_build(args):
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.lm import build_arpa
+    from speech_lstm.text import normalize_text
+
+    def sentences():
+        for source in args.text:
+            path = Path(source)
+            if not path.is_file():
+                raise ConfigError(f"--text {source}: no such file (a JSONL manifest or a text file, one sentence a line)")
+            if path.suffix == ".jsonl":
+                yield from (e["text"] for e in read_manifest(path))
+            else:
+                try:
+                    lines = path.read_text(encoding="utf-8").splitlines()
+                except (OSError, UnicodeDecodeError) as e:
+                    raise ConfigError(f"--text {source}: cannot read it as UTF-8 text ({e})") from e
+                yield from (normalize_text(line) for line in lines)
+
+    info = build_arpa(sentences(), args.out, order=args.order, min_count=args.min_count)
+    print(f"{args.out}: {info['order']}-gram model from {info['sentences']} sentences ({info['words']} words); "
+          f"n-grams per order: {', '.join(map(str, info['ngrams']))}")
+    return 0
+
+
+def cmd_lm_tune(args):
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.evaluate import collect_logits, tune_lm
+    from speech_lstm.lm import read_arpa_header
+    from speech_lstm.training import load_run
+
+    alphas, betas = _floats(args.alphas, "--alphas"), _floats(args.betas, "--betas")
+    if str(args.lm).endswith(".arpa"):
+        read_arpa_header(args.lm)
+    elif not Path(args.lm).is_file():
+        raise ConfigError(f"--lm {args.lm}: no such file")
+    model, fc, vocab = load_run(args.model)
+    entries = read_manifest(args.manifest)[: args.limit]
+    logits = collect_logits(model, entries, fc, vocab)
+    result = tune_lm(logits, [e["text"] for e in entries], vocab, args.lm, alphas, betas, args.beam_width,
+                     progress=not args.quiet)
+    result["manifest"] = str(Path(args.manifest).resolve())
+    out = Path(args.out) if args.out else Path(args.lm).with_suffix(".tune.json")
+    out.write_text(json.dumps(result, indent=1))
+    print(f"greedy: WER {100 * result['greedy']['wer']:.2f} %  CER {100 * result['greedy']['cer']:.2f} %")
+    for g in result["grid"]:
+        print(f"alpha {g['alpha']:<5g} beta {g['beta']:<5g} WER {100 * g['wer']:6.2f} %  CER {100 * g['cer']:6.2f} %")
+    b = result["best"]
+    print(f"best: --alpha {b['alpha']:g} --beta {b['beta']:g}  (WER {100 * b['wer']:.2f} % on {len(entries)} "
+          f"utterances)  -> {out}")
     return 0
 
 
@@ -367,28 +462,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth-digits", help="synthesize a spoken-digits corpus with eSpeak NG (or a flite dev set)",
-                       formatter_class=fmt)
-    p.add_argument("--out", required=True, help="output folder (WAVs + train/dev/test.jsonl)")
-    p.add_argument("--engine", choices=["espeak", "flite"], default="espeak",
-                   help="flite: an out-of-domain dev set (dev.jsonl) with Debian's flite voices, never for training")
-    p.add_argument("--num-train", type=int, default=None, help="(default 4000)")
-    p.add_argument("--num-dev", type=int, default=300)
-    p.add_argument("--num-test", type=int, default=None, help="(default 500)")
-    p.add_argument("--min-words", type=int, default=1)
-    p.add_argument("--max-words", type=int, default=7)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--channel-prob", type=float, default=0.0,
-                   help="chance of a random channel on each training utterance (formant scaling, tilt, EQ, "
-                        "band limits, codecs, babble / coloured noise); the recipe's default trains with 0.7")
-    p.add_argument("--pause-prob", type=float, default=0.0,
-                   help="chance that a training utterance is read with pauses and phrase intonation")
-    p.add_argument("--random-voices", type=int, default=0,
-                   help="random eSpeak NG voice variants (up to 200) reading half the training utterances")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--force", action="store_true", help="redo even if the corpus exists")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_synth_digits)
+    for kind, what, sizes, words in (("digits", "a spoken-digits corpus", (4000, 300, 500), (1, 7)),
+                                     ("sentences", "an English sentences corpus", (10000, 500, 500), (4, 14))):
+        p = sub.add_parser(f"synth-{kind}", help=f"synthesize {what} with eSpeak NG (or a flite dev set)",
+                           formatter_class=fmt)
+        p.add_argument("--out", required=True, help="output folder (WAVs + train/dev/test.jsonl)")
+        p.add_argument("--engine", choices=["espeak", "flite"], default="espeak",
+                       help="flite: an out-of-domain dev set (dev.jsonl) with Debian's flite voices, never for training")
+        p.add_argument("--num-train", type=int, default=None, help=f"(default {sizes[0]})")
+        p.add_argument("--hours", type=float, default=None,
+                       help=f"training audio in hours instead of --num-train (about {MEAN_SECONDS[kind]} s each)")
+        p.add_argument("--num-dev", type=int, default=sizes[1])
+        p.add_argument("--num-test", type=int, default=None, help=f"(default {sizes[2]})")
+        p.add_argument("--min-words", type=int, default=words[0],
+                       help="fewest words" + (" of a plain word run (templates set their own)" if kind != "digits" else ""))
+        p.add_argument("--max-words", type=int, default=words[1])
+        if kind == "sentences":
+            p.add_argument("--vocab-size", type=int, default=10000,
+                           help="the most frequent English words (wordfreq) the text covers")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--channel-prob", type=float, default=0.0,
+                       help="chance of a random channel on each training utterance (formant scaling, tilt, EQ, "
+                            "band limits, codecs, babble / coloured noise); the recipes train with 0.7")
+        p.add_argument("--pause-prob", type=float, default=0.0,
+                       help="chance that a training utterance is read with pauses and phrase intonation")
+        p.add_argument("--random-voices", type=int, default=0,
+                       help="random eSpeak NG voice variants (up to 200) reading half the training utterances")
+        p.add_argument("--workers", type=int, default=2)
+        p.add_argument("--force", action="store_true", help="redo even if the corpus exists")
+        p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=cmd_synth, text=kind, default_train=sizes[0], default_test=sizes[2])
 
     p = sub.add_parser("add-noise", help="copy a corpus with babble or coloured noise mixed in at given SNRs",
                        formatter_class=fmt)
@@ -422,7 +525,37 @@ def build_parser() -> argparse.ArgumentParser:
                        help="closed vocabulary, comma-separated (e.g. zero,oh,one,...): only these words can come out "
                             "(a lexicon-constrained beam search, width --beam-width or 16)")
         p.add_argument("--lexicon", default=None, help="like --words, from a file with one word per line")
+        p.add_argument("--lm", default=None, metavar="FILE",
+                       help="word n-gram language model (ARPA, e.g. from `speech-lstm lm build`) for a beam search "
+                            "with pyctcdecode + KenLM (width --beam-width or 64)")
+        p.add_argument("--alpha", type=float, default=None, help="LM weight (default 0.5; tune with `lm tune`)")
+        p.add_argument("--beta", type=float, default=None, help="bonus per word (default 1.0)")
+        p.add_argument("--hot-words", default=None, metavar="WORD:BOOST,...",
+                       help="words to favour, e.g. 'kubernetes:10,lstm:6' (log-score bonus; 8 when no :BOOST)")
         p.add_argument("--batch-size", type=int, default=32)
+
+    p = sub.add_parser("lm", help="word n-gram language models: build one from text, tune its weights on dev data",
+                       formatter_class=fmt)
+    lm_sub = p.add_subparsers(dest="lm_command", required=True)
+    q = lm_sub.add_parser("build", help="estimate an interpolated Kneser-Ney n-gram model (ARPA)", formatter_class=fmt)
+    q.add_argument("--text", nargs="+", required=True,
+                   help="JSONL manifests (their transcripts) and/or text files (one sentence a line)")
+    q.add_argument("--out", required=True, help="the .arpa file to write")
+    q.add_argument("--order", type=int, default=3)
+    q.add_argument("--min-count", type=int, default=1, help="drop highest-order n-grams seen fewer times")
+    q.set_defaults(func=cmd_lm_build)
+    q = lm_sub.add_parser("tune", help="grid-search the LM weight and word bonus on a dev manifest",
+                          formatter_class=fmt)
+    q.add_argument("--model", required=True, help="run directory or .keras file (a character model)")
+    q.add_argument("--manifest", required=True, help="dev manifest (never the test split)")
+    q.add_argument("--lm", required=True)
+    q.add_argument("--alphas", default="0.25,0.5,0.75,1.0,1.5")
+    q.add_argument("--betas", default="0,1,2,3")
+    q.add_argument("--beam-width", type=int, default=64)
+    q.add_argument("--limit", type=int, default=300, help="first N utterances of the manifest")
+    q.add_argument("--out", default=None, help="results JSON (default: next to the LM, <name>.tune.json)")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_lm_tune)
 
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=fmt)
     p.add_argument("--model", required=True, help="run directory or .keras file")

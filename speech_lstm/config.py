@@ -226,13 +226,21 @@ class DecodeOptions:
     strategy: "greedy" (best path) or "beam" (CTC beam search).  beam_width: > 0, only with
     strategy="beam".  top_paths: n-best size, <= beam_width.  words: a closed vocabulary
     (normalised words) for strategy="beam": only these words can come out
-    (:func:`speech_lstm.ctc.ctc_lexicon_decode`).
+    (:func:`speech_lstm.ctc.ctc_lexicon_decode`).  lm: an ARPA or KenLM word n-gram model
+    for strategy="beam", weighted by ``alpha``, with ``beta`` added per word
+    (:func:`speech_lstm.ctc.ctc_lm_decode`).  hot_words: ``((word, boost), ...)`` for
+    strategy="beam": each finished hot word adds ``boost`` to a hypothesis's log score (with
+    or without an LM).
     """
 
     strategy: str = "greedy"
     beam_width: int | None = None
     top_paths: int = 1
     words: tuple | None = None
+    lm: str | None = None
+    alpha: float = 0.5
+    beta: float = 1.0
+    hot_words: tuple = ()
 
     def __post_init__(self):
         if self.strategy not in ("greedy", "beam"):
@@ -243,6 +251,13 @@ class DecodeOptions:
                 raise ConfigError("a word list (lexicon) needs strategy='beam'")
             if not self.words:
                 raise ConfigError("the word list (lexicon) is empty")
+        object.__setattr__(self, "hot_words", tuple((str(w), float(b)) for w, b in self.hot_words))
+        if self.lm is not None or self.hot_words:
+            if self.strategy != "beam":
+                raise ConfigError("a language model or hot words need strategy='beam'")
+            if self.words is not None:
+                raise ConfigError("a word list (--words / --lexicon) and a language model or hot words conflict: "
+                                  "the word list is a hard constraint, the LM a soft one; give one")
         if self.strategy == "greedy":
             if self.beam_width is not None:
                 raise ConfigError("beam_width needs strategy='beam'")

@@ -6,7 +6,9 @@ Blank is index 0 everywhere and is always passed explicitly. Logits are float32
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -135,7 +137,7 @@ def decode_logits(logits, lengths, vocab, options: DecodeOptions | None = None) 
     options = options or DecodeOptions()
     if options.strategy == "greedy":
         return [vocab.decode_words(h.ids) for h in ctc_greedy_decode(logits, lengths)]
-    if options.words:
+    if options.words or options.lm or options.hot_words:
         return [vocab.decode_words(best.ids) for best, _ in decode_hypotheses(logits, lengths, vocab, options)]
     return [vocab.decode_words(hs[0].ids) for hs in ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)]
 
@@ -235,6 +237,117 @@ def ctc_lexicon_decode(logits: np.ndarray, lengths, lexicon: Lexicon, beam_width
     return out
 
 
+def parse_hot_words(spec: str, default_boost: float = 8.0) -> tuple:
+    """``"word:boost,word,..."`` -> ``(("word", boost), ...)`` (normalised words; a word without
+    ``:boost`` gets ``default_boost``, a log-score bonus per occurrence)."""
+    from speech_lstm.text import normalize_text
+
+    out = {}
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        word, _, boost = item.rpartition(":") if ":" in item else (item, "", "")
+        try:
+            value = float(boost) if boost else default_boost
+        except ValueError:
+            raise ParameterError(f"hot word {item.strip()!r}: the boost after ':' must be a number") from None
+        for w in normalize_text(word).split():
+            out[w] = max(out.get(w, value), value)
+    if not out:
+        raise ParameterError(f"no hot words in {spec!r}")
+    return tuple(out.items())
+
+
+def _pyctcdecode():
+    try:
+        import pyctcdecode
+    except ImportError as e:
+        raise ParameterError(
+            "language-model and hot-word decoding need pyctcdecode and kenlm: `make install` installs them; by hand: "
+            "pip install kenlm && pip install --no-deps pyctcdecode==0.5.0 pygtrie==2.6.2 (pyctcdecode's metadata "
+            "asks for numpy<2, which TensorFlow cannot use; it runs on numpy 2)") from e
+    return pyctcdecode
+
+
+@functools.lru_cache(maxsize=4)
+def _lm_decoder(labels: tuple, lm: str | None, mtime: float, alpha: float, beta: float):
+    pyctcdecode = _pyctcdecode()
+    from pyctcdecode.language_model import LanguageModel
+
+    from speech_lstm.lm import load_kenlm
+
+    model = None
+    if lm is not None:
+        from pyctcdecode.language_model import load_unigram_set_from_arpa
+
+        kenlm_model = load_kenlm(lm)
+        unigrams = load_unigram_set_from_arpa(lm) if lm.endswith(".arpa") else None
+        model = LanguageModel(kenlm_model, unigrams, alpha=alpha, beta=beta)
+    from pyctcdecode.alphabet import Alphabet
+
+    alphabet = Alphabet.build_alphabet(list(labels))
+    return pyctcdecode.BeamSearchDecoderCTC(alphabet, model)
+
+
+def _hot_word_scorer(hot_words: tuple):
+    from pyctcdecode.language_model import HotwordScorer
+
+    boosts = dict(hot_words)
+    base = HotwordScorer.build_scorer(list(boosts), 1.0)
+
+    class WeightedHotwords(HotwordScorer):
+        """pyctcdecode's hot-word scorer with a boost per word instead of one for all."""
+
+        def score(self, text: str) -> float:
+            return float(sum(boosts[m] for m in self._match_ptn.findall(text)))
+
+        def score_partial_token(self, token: str) -> float:
+            if not boosts or token not in self:
+                return 0.0
+            word = min(self._char_trie.iterkeys(token, shallow=False), key=len)
+            return boosts[word] * len(token) / len(word)
+
+    return WeightedHotwords(base._match_ptn, base._char_trie, 1.0)
+
+
+def ctc_lm_decode(logits: np.ndarray, lengths, vocab, lm=None, alpha: float = 0.5, beta: float = 1.0,
+                  beam_width: int = 64, top_paths: int = 1, hot_words: tuple = ()) -> list[list[Hypothesis]]:
+    """CTC prefix beam search with a word n-gram language model (shallow fusion: acoustic log
+    score + ``alpha`` x LM log score + ``beta`` x words) and hot-word boosting, by pyctcdecode
+    over KenLM. ``lm``: an ARPA (:func:`speech_lstm.lm.build_arpa`) or KenLM binary file, or
+    None (hot words only). Character models only. Returns, per example, up to ``top_paths``
+    hypotheses (best first) with frames and confidences from a forced alignment.
+    """
+    if getattr(vocab, "is_words", False):
+        raise ParameterError("this model outputs whole words of its own list; a language model or hot words "
+                             "apply to character models")
+    _pyctcdecode()
+    from pyctcdecode.constants import DEFAULT_MIN_TOKEN_LOGP, DEFAULT_PRUNE_BEAMS, DEFAULT_PRUNE_LOGP, MIN_TOKEN_CLIP_P
+
+    labels = tuple([""] + list(vocab.chars))
+    lm = None if lm is None else str(Path(lm).resolve())
+    decoder = _lm_decoder(labels, lm, Path(lm).stat().st_mtime if lm and Path(lm).exists() else 0.0,
+                          float(alpha), float(beta))
+    scorer = _hot_word_scorer(tuple(hot_words))
+    logp_all = log_softmax(np.asarray(logits, dtype=np.float32))
+    lengths = np.asarray(lengths).reshape(-1)
+    out = []
+    for b in range(logp_all.shape[0]):
+        logp = logp_all[b, : int(min(lengths[b], logp_all.shape[1]))]
+        beams = decoder._decode_logits(  # decode_beams() with our per-word hot-word scorer
+            np.clip(logp, np.log(MIN_TOKEN_CLIP_P), 0).astype(np.float64), beam_width=beam_width,
+            beam_prune_logp=DEFAULT_PRUNE_LOGP, token_min_logp=DEFAULT_MIN_TOKEN_LOGP,
+            prune_history=DEFAULT_PRUNE_BEAMS, hotword_scorer=scorer, lm_start_state=None)
+        hyps = []
+        for beam in beams[:top_paths] or [("", None, [], 0.0, float("-inf"))]:
+            text = " ".join(beam[0].split())
+            ids = [int(i) for i in vocab.encode(text)] if text else []
+            frames, confs = ctc_align(logp, ids)
+            hyps.append(Hypothesis(ids, float(beam[4]), frames, confs))
+        out.append(hyps)
+    return out
+
+
 def ctc_align(logp: np.ndarray, ids) -> tuple[list, list]:
     """Viterbi forced alignment of label ``ids`` to log-probabilities [frames, classes]: per
     label, the first frame of its run and the mean posterior over the run. Labels that cannot
@@ -283,6 +396,10 @@ def decode_hypotheses(logits, lengths, vocab, options: DecodeOptions) -> list[tu
     """Logits -> per utterance (best path with frames, n-best or None): greedy, beam search,
     or beam search within a closed word list (``options.words``), whose best path replaces
     the greedy one (frames from a forced alignment)."""
+    if options.lm or options.hot_words:
+        beams = ctc_lm_decode(logits, lengths, vocab, options.lm, options.alpha, options.beta, options.beam_width,
+                              options.top_paths, options.hot_words)
+        return [(bs[0], [{"text": vocab.decode_words(b.ids), "score": round(b.score, 4)} for b in bs]) for bs in beams]
     if options.words:
         if getattr(vocab, "is_words", False):
             raise ParameterError("this model outputs whole words of its own list already; "

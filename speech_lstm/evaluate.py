@@ -19,7 +19,8 @@ from speech_lstm.ctc import ctc_loss, decode_logits
 from speech_lstm.data.pipeline import make_dataset
 from speech_lstm.text import Vocabulary
 
-__all__ = ["error_rates", "word_timing_errors", "recording_timing_report", "predict_dataset", "evaluate_model", "write_results", "inference_function"]
+__all__ = ["error_rates", "word_timing_errors", "recording_timing_report", "predict_dataset", "evaluate_model",
+           "write_results", "inference_function", "collect_logits", "tune_lm"]
 
 
 def error_rates(refs: list[str], hyps: list[str]) -> dict:
@@ -196,6 +197,44 @@ def evaluate_model(
         "worst": [{k: r[k] for k in ("audio_filepath", "ref", "hyp", "errors")} for r in worst],
         "utterances": [{k: r[k] for k in ("audio_filepath", "ref", "hyp")} for r in rows],
     }
+
+
+def collect_logits(model, entries, feature_config: FeatureConfig, vocab: Vocabulary, batch_size: int = 32,
+                   bucket_seconds=(2.0, 4.0, 8.0, 16.0, 30.0)) -> list[np.ndarray]:
+    """The model's output logits [frames, classes] for each of ``entries``, in their order (to
+    decode one forward pass many ways, as :func:`tune_lm` does)."""
+    longest = max(float(e["duration"]) for e in entries)
+    edges = tuple(b for b in bucket_seconds if b < longest) + (longest + 1.0,)
+    dataset = make_dataset(entries, feature_config, vocab, batch_size, edges, training=False, pad_to_edges=False)
+    forward = inference_function(model)
+    out = [None] * len(entries)
+    for inputs, targets in dataset:
+        logits, lengths = forward(inputs["features"], inputs["feature_lengths"])
+        logits, lengths = logits.numpy(), lengths.numpy()
+        for b, i in enumerate(targets["index"].numpy()):
+            out[int(i)] = logits[b, : lengths[b]]
+    return out
+
+
+def tune_lm(logits: list, refs: list[str], vocab: Vocabulary, lm, alphas, betas, beam_width: int = 64,
+            progress: bool = True) -> dict:
+    """Grid search of the LM weight ``alpha`` and word bonus ``beta`` on held-out ``logits``
+    (from :func:`collect_logits`) with references ``refs``: ``{"greedy": {wer, cer}, "grid":
+    [{alpha, beta, wer, cer}, ...], "best": the lowest-WER point (ties: lower CER)}``."""
+    from tqdm.auto import tqdm
+
+    def score(options):
+        hyps = [decode_logits(lg[None], np.array([len(lg)]), vocab, options)[0] for lg in logits]
+        r = error_rates(refs, hyps)
+        return {"wer": round(r["wer"], 5), "cer": round(r["cer"], 5)}
+
+    grid = []
+    points = [(float(a), float(b)) for a in alphas for b in betas]
+    for a, b in tqdm(points, desc="alpha x beta", unit="point", disable=not progress):
+        grid.append({"alpha": a, "beta": b, **score(DecodeOptions("beam", beam_width, lm=str(lm), alpha=a, beta=b))})
+    best = min(grid, key=lambda g: (g["wer"], g["cer"]))
+    return {"lm": str(lm), "beam_width": beam_width, "utterances": len(refs), "greedy": score(DecodeOptions()),
+            "grid": grid, "best": best}
 
 
 def _word_errors(ref: str, hyp: str) -> int:

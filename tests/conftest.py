@@ -10,11 +10,11 @@ import soundfile as sf  # noqa: E402
 @pytest.fixture(scope="session")
 def digits_corpus(tmp_path_factory):
     """A tiny real eSpeak NG digits corpus (train/dev/test manifests + 16 kHz WAVs)."""
-    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus
+    from speech_lstm.data.synth import CorpusSpec, synthesize_corpus
 
     out = tmp_path_factory.mktemp("digits")
-    spec = DigitCorpusSpec(num_train=24, num_dev=6, num_test=6, max_words=3, noise_prob=0.0, seed=3)
-    return synthesize_digit_corpus(out, spec, workers=1, progress=False)
+    spec = CorpusSpec(num_train=24, num_dev=6, num_test=6, max_words=3, noise_prob=0.0, seed=3)
+    return synthesize_corpus(out, spec, workers=1, progress=False)
 
 
 @pytest.fixture(scope="session")

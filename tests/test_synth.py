@@ -6,7 +6,7 @@ import soundfile as sf
 
 from speech_lstm.data.espeak import ESpeak, english_accents, voice_variants
 from speech_lstm.data.manifest import read_manifest
-from speech_lstm.data.synth import DIGIT_WORDS, DigitCorpusSpec, random_digit_string, split_voices
+from speech_lstm.data.synth import DIGIT_WORDS, CorpusSpec, random_digit_string, split_voices
 from speech_lstm.errors import ParameterError, SynthesisError
 
 
@@ -57,11 +57,11 @@ def test_corpus_manifests_split_by_voice(digits_corpus):
 
 def test_spec_validation():
     with pytest.raises(ParameterError, match="min_words <= max_words"):
-        DigitCorpusSpec(min_words=3, max_words=2)
+        CorpusSpec(min_words=3, max_words=2)
     with pytest.raises(ParameterError, match="num_train must be >= 0"):
-        DigitCorpusSpec(num_train=-1)
+        CorpusSpec(num_train=-1)
     with pytest.raises(ParameterError, match="leave at least 10%"):
-        DigitCorpusSpec(dev_voices=0.5, test_voices=0.5)
+        CorpusSpec(dev_voices=0.5, test_voices=0.5)
 
 
 def test_echo_and_reverb_are_deterministic_and_keep_length():
@@ -81,10 +81,10 @@ def test_echo_and_reverb_are_deterministic_and_keep_length():
 
 
 def test_training_utterances_get_random_channels_and_dev_test_stay_clean(tmp_path):
-    from speech_lstm.data.synth import synthesize_digit_corpus
+    from speech_lstm.data.synth import synthesize_corpus
 
-    spec = DigitCorpusSpec(num_train=6, num_dev=2, num_test=2, max_words=2, channel_prob=1.0, pause_prob=1.0, seed=5)
-    paths = synthesize_digit_corpus(tmp_path / "c", spec, workers=1, progress=False)
+    spec = CorpusSpec(num_train=6, num_dev=2, num_test=2, max_words=2, channel_prob=1.0, pause_prob=1.0, seed=5)
+    paths = synthesize_corpus(tmp_path / "c", spec, workers=1, progress=False)
     train = read_manifest(paths["train"])
     assert all("channel" in e for e in train) and any("noise" in e["channel"] for e in train)
     held_out = read_manifest(paths["dev"]) + read_manifest(paths["test"])
@@ -94,21 +94,21 @@ def test_training_utterances_get_random_channels_and_dev_test_stay_clean(tmp_pat
     assert any(e["read"] != e["text"] for e in train)
     meta = json.loads((tmp_path / "c" / "corpus.json").read_text())
     assert meta["spec"]["channel_prob"] == 1.0 and "formant_prob" in meta["spec"]["channel"]
-    assert DigitCorpusSpec(**{**meta["spec"], "rate": tuple(meta["spec"]["rate"])}).channel == spec.channel
+    assert CorpusSpec(**{**meta["spec"], "rate": tuple(meta["spec"]["rate"])}).channel == spec.channel
 
 
 @pytest.mark.skipif(__import__("shutil").which("flite") is None, reason="Debian's flite is not installed (make flite)")
 def test_flite_dev_set_uses_every_flite_voice(tmp_path):
     from speech_lstm.data.flite import flite_voices
-    from speech_lstm.data.synth import synthesize_flite_digits
+    from speech_lstm.data.synth import synthesize_flite_set
 
-    manifest = synthesize_flite_digits(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False)
+    manifest = synthesize_flite_set(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False)
     entries = read_manifest(manifest)
     assert [e["speaker"] for e in entries] == flite_voices() and all(e["engine"] == "flite" for e in entries)
     for e in entries:
         audio, sr = sf.read(e["audio_filepath"])
         assert sr == 16000 and abs(len(audio) / sr - e["duration"]) < 1e-3 and np.abs(audio).max() > 0.01
-    assert synthesize_flite_digits(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False) == manifest
+    assert synthesize_flite_set(tmp_path / "flite", num=5, max_words=2, workers=1, progress=False) == manifest
 
 
 def test_noisy_copy_is_at_the_snr_and_redone_only_when_its_source_changes(digits_corpus, tmp_path):
@@ -138,11 +138,11 @@ def test_noisy_copy_is_at_the_snr_and_redone_only_when_its_source_changes(digits
 
 def test_random_voice_variants_read_training_utterances_only(tmp_path):
     from speech_lstm.data.espeak import ESpeak, _data_path, voice_bank
-    from speech_lstm.data.synth import synthesize_digit_corpus
+    from speech_lstm.data.synth import synthesize_corpus
 
-    spec = DigitCorpusSpec(num_train=5, num_dev=2, num_test=2, max_words=2, noise_prob=0.0, random_voices=3,
+    spec = CorpusSpec(num_train=5, num_dev=2, num_test=2, max_words=2, noise_prob=0.0, random_voices=3,
                            random_voice_prob=1.0, seed=2)
-    paths = synthesize_digit_corpus(tmp_path / "c", spec, workers=1, progress=False)
+    paths = synthesize_corpus(tmp_path / "c", spec, workers=1, progress=False)
     train = read_manifest(paths["train"])
     assert {e["speaker"] for e in train} <= {"rv000", "rv001", "rv002"}
     assert not any(e["speaker"].startswith("rv") for e in read_manifest(paths["dev"]) + read_manifest(paths["test"]))

@@ -53,7 +53,7 @@ def evaluate_out_of_domain(model, fc, vocab, run_dir: Path, ood: dict) -> dict:
     from speech_lstm.config import DecodeOptions
     from speech_lstm.data.flite import flite_binary
     from speech_lstm.data.manifest import read_manifest
-    from speech_lstm.data.synth import noisy_copy, synthesize_flite_digits
+    from speech_lstm.data.synth import noisy_copy, synthesize_flite_set
     from speech_lstm.errors import SynthesisError
     from speech_lstm.evaluate import evaluate_model, write_results
 
@@ -62,7 +62,7 @@ def evaluate_out_of_domain(model, fc, vocab, run_dir: Path, ood: dict) -> dict:
     except SynthesisError as e:
         print(f"skipped: {e}")
         return {}
-    flite = synthesize_flite_digits(HERE / "data" / ood["folder"], num=ood["num"], workers=2)
+    flite = synthesize_flite_set(HERE / "data" / ood["folder"], num=ood["num"], workers=2)
     babble = noisy_copy(flite, flite.parent / f"babble{ood['babble_snr']:g}db", "babble", ood["babble_snr"], seed=1)
     if getattr(vocab, "is_words", False):  # a word-level model writes only its own words anyway
         decodings = {"": None}
@@ -151,11 +151,6 @@ def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
     return out
 
 
-def stage(name):
-    print(f"\n=== {name} ===", flush=True)
-    return time.perf_counter()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
@@ -166,8 +161,8 @@ def main(argv=None) -> int:
     os.chdir(HERE)
     from speech_lstm.config import load_config
     from speech_lstm.data.manifest import read_manifest, validate_manifest
-    from speech_lstm.data.synth import DigitCorpusSpec, synthesize_digit_corpus
     from speech_lstm.errors import SpeechLSTMError
+    from speech_lstm.recipe import stage, synthesize_corpora
     from speech_lstm.evaluate import evaluate_model, write_results
     from speech_lstm.config import DecodeOptions
     from speech_lstm.plots import plot_features_alignment
@@ -190,20 +185,11 @@ def main(argv=None) -> int:
     # audio is randomized): each folder is made once, by its recipe in CORPORA.
     wanted = {"train": config.train.train_manifest, "dev": config.train.dev_manifest,
               "test": config.train.test_manifest}
-    made = {}
-    for split, manifest in wanted.items():
-        corpus_dir = Path(manifest).parent
-        if corpus_dir.name not in CORPORA:
-            print(f"error: {manifest}: no corpus recipe for folder {corpus_dir.name!r} "
-                  f"(known: {', '.join(CORPORA)})", file=sys.stderr)
-            return 2
-        if corpus_dir not in made:
-            made[corpus_dir] = synthesize_digit_corpus(corpus_dir, DigitCorpusSpec(**CORPORA[corpus_dir.name]),
-                                                       workers=2)
-            meta = json.loads((corpus_dir / "corpus.json").read_text())
-            print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): "
-                  f"{', '.join(meta['voices']['test'])}")
-    manifests = {split: Path(manifest) for split, manifest in wanted.items()}
+    try:
+        manifests = synthesize_corpora(wanted, CORPORA)
+    except SpeechLSTMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     timings["synthesize"] = time.perf_counter() - t
 
     t = stage("2. validate manifests")

@@ -4,7 +4,7 @@
 
 Digit strings of 1-7 words ("zero", "oh", "one" ... "nine") are spoken by eSpeak NG with the
 ``en-us`` accent and a random voice variant, rate, pitch and pitch range (the ranges of
-:class:`speech_lstm.data.synth.DigitCorpusSpec`), resampled to ``sample_rate`` and joined by
+:class:`speech_lstm.data.synth.CorpusSpec`), resampled to ``sample_rate`` and joined by
 random pauses of digital silence (levels are eSpeak NG's own, scaled down only where
 resampling would overshoot full scale).  The WAV (16-bit mono) is written utterance by utterance,
 so memory stays small for hours of audio; its length is exactly ``minutes``.
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from speech_lstm.audio import resample
 from speech_lstm.data.espeak import ESpeak, voice_variants
-from speech_lstm.data.synth import DigitCorpusSpec, random_digit_string
+from speech_lstm.data.synth import CorpusSpec, random_digit_string
 from speech_lstm.errors import ParameterError, SynthesisError
 
 __all__ = ["build_long_recording", "words_json_path", "render_utterance", "plan_utterance"]
@@ -43,7 +43,7 @@ MAX_PEAK = 0.99
 _WAV_LIMIT_BYTES = 2**32 - 2**20
 
 
-def plan_utterance(rng: np.random.Generator, variants: list[str], spec: DigitCorpusSpec) -> dict:
+def plan_utterance(rng: np.random.Generator, variants: list[str], spec: CorpusSpec) -> dict:
     """Random text, voice and prosody for one utterance."""
     variant = variants[int(rng.integers(len(variants)))]
     return {
@@ -110,7 +110,7 @@ def build_long_recording(out_wav, minutes: float, seed: int, sample_rate: int = 
     out_wav.parent.mkdir(parents=True, exist_ok=True)
     total = int(round(minutes * 60 * sample_rate))
     rng = np.random.default_rng(seed)
-    spec = DigitCorpusSpec()
+    spec = CorpusSpec()
     variants = [""] + voice_variants()
     engine = ESpeak()
     words, utterances = [], []

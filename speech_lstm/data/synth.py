@@ -1,4 +1,4 @@
-"""Synthesized spoken-digit corpora from eSpeak NG, split by voice.
+"""Synthesized speech corpora from eSpeak NG, split by voice: connected digits or English sentences.
 
 A *voice* is an eSpeak NG voice variant (timbre: formants, pitch, breathiness, Klatt or
 not); each utterance also gets a random English accent, rate, pitch and pitch range. Voices
@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing as mp
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +26,21 @@ from speech_lstm.data.manifest import write_manifest
 from speech_lstm.data.flite import FLITE_VOICES
 from speech_lstm.errors import ParameterError, SynthesisError
 
-__all__ = ["DigitCorpusSpec", "noisy_copy", "synthesize_digit_corpus", "synthesize_flite_digits", "random_digit_string", "split_voices", "DIGIT_WORDS"]
+__all__ = ["CorpusSpec", "noisy_copy", "synthesize_corpus", "synthesize_flite_set", "random_digit_string", "split_voices",
+           "text_source", "DIGIT_WORDS", "TEXT_KINDS"]
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 SPLITS = ("train", "dev", "test")
+TEXT_KINDS = ("digits", "sentences")
 
 
 @dataclasses.dataclass(frozen=True)
-class DigitCorpusSpec:
-    """What to synthesize.  num_*: utterances per split.  min_words..max_words digits each.
+class CorpusSpec:
+    """What to synthesize.  text: ``"digits"`` (connected digit strings, ``min_words..max_words``
+    digits each, 0 read as "oh" with ``oh_prob``) or ``"sentences"`` (English over the
+    ``vocab_size`` most frequent words, with numbers, dates and times:
+    :class:`speech_lstm.data.sentences.SentenceText`; ``min_words..max_words`` bound its plain
+    word runs).  num_*: utterances per split.
 
     dev_voices / test_voices: fraction of the voice variants held out for each split.
     noise_prob: chance of a low-level noise floor (SNR uniform in snr_db) instead of digital silence.
@@ -79,8 +86,12 @@ class DigitCorpusSpec:
     random_voice_prob: float = 0.5
     sample_rate: int = 16000
     seed: int = 0
+    text: str = "digits"
+    vocab_size: int = 10000
 
     def __post_init__(self):
+        if self.text not in TEXT_KINDS:
+            raise ParameterError(f"text must be one of {', '.join(TEXT_KINDS)}, got {self.text!r}")
         for name in ("num_train", "num_dev", "num_test"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -118,6 +129,23 @@ def phrase(text: str, rng: np.random.Generator) -> str:
     return " ".join(out) + (".", "?", "")[int(rng.integers(3))]
 
 
+def text_source(kind: str, seed, min_words: int, max_words: int, oh_prob: float = 0.3, vocab_size: int = 10000):
+    """A function ``rng -> transcript`` for a corpus of ``kind`` (see :class:`CorpusSpec`).
+
+    Digit strings draw from the ``rng`` they are given (the corpus plan's); sentences come from
+    their own generator seeded with ``seed`` (give each split its own seed so that no two splits
+    share a text stream).
+    """
+    if kind == "digits":
+        return lambda rng: random_digit_string(rng, min_words, max_words, oh_prob)
+    if kind == "sentences":
+        from speech_lstm.data.sentences import SentenceText
+
+        gen = SentenceText(vocab_size, seed=seed, min_words=min_words, max_words=max_words)
+        return lambda rng: gen.sentence()
+    raise ParameterError(f"text must be one of {', '.join(TEXT_KINDS)}, got {kind!r}")
+
+
 def split_voices(variants, dev_frac, test_frac, seed) -> dict[str, list[str]]:
     """Partition voice variants into disjoint train/dev/test lists, deterministic from ``seed``.
 
@@ -135,13 +163,14 @@ def split_voices(variants, dev_frac, test_frac, seed) -> dict[str, list[str]]:
     }
 
 
-def _plan(spec: DigitCorpusSpec, out_dir: Path):
+def _plan(spec: CorpusSpec, out_dir: Path):
     """The list of utterance jobs (pure function of the spec)."""
     rng = np.random.default_rng(spec.seed)
     accents = english_accents()
     voices = split_voices(voice_variants(), spec.dev_voices, spec.test_voices, spec.seed)
     jobs = []
-    for split, count in zip(SPLITS, (spec.num_train, spec.num_dev, spec.num_test)):
+    for k, (split, count) in enumerate(zip(SPLITS, (spec.num_train, spec.num_dev, spec.num_test))):
+        make_text = text_source(spec.text, [spec.seed, k], spec.min_words, spec.max_words, spec.oh_prob, spec.vocab_size)
         for i in range(count):
             variant = voices[split][int(rng.integers(len(voices[split])))]
             accent = accents[int(rng.integers(len(accents)))]
@@ -149,7 +178,7 @@ def _plan(spec: DigitCorpusSpec, out_dir: Path):
                 {
                     "split": split,
                     "path": str(out_dir / "wavs" / split / f"{split}_{i:06d}.wav"),
-                    "text": random_digit_string(rng, spec.min_words, spec.max_words, spec.oh_prob),
+                    "text": make_text(rng),
                     "accent": accent,
                     "speaker": variant or "default",
                     "voice": accent + (f"+{variant}" if variant else ""),
@@ -248,7 +277,54 @@ def _render_star(args):
     return _render(*args)
 
 
-def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), workers: int = 2,
+def map_jobs(fn, args: list, workers: int = 2, desc: str = "", progress: bool = True) -> tuple[list, list[int]]:
+    """``[fn(a) for a in args]`` in ``workers`` spawned processes, surviving jobs that crash
+    their process (eSpeak NG segfaults on rare voice and text combinations).
+
+    When a process dies the pool breaks; the job that killed it is among the first few not
+    finished (jobs are handed out in order), so those are rerun one by one, each in a process
+    of its own, and the rest go to a fresh pool. Returns (results in order with None for a
+    job that crashed even alone, indices of those jobs). ``workers <= 1`` runs in this process
+    (no protection).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    results, crashed = [None] * len(args), []
+    bar = tqdm(total=len(args), desc=desc, unit="utt", disable=not progress)
+    if workers <= 1:
+        for i, a in enumerate(args):
+            results[i] = fn(a)
+            bar.update(1)
+        bar.close()
+        return results, crashed
+    ctx = mp.get_context("spawn")
+    todo = list(range(len(args)))
+    while todo:
+        done = set()
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = [(i, pool.submit(fn, args[i])) for i in todo]
+            for i, future in futures:
+                try:
+                    results[i] = future.result()
+                except BrokenProcessPool:
+                    continue
+                done.add(i)
+                bar.update(1)
+        todo = [i for i in todo if i not in done]
+        suspects, todo = todo[: workers + 2], todo[workers + 2:]
+        for i in suspects:  # alone, so that a crash is this job's own
+            try:
+                with ProcessPoolExecutor(1, mp_context=ctx) as alone:
+                    results[i] = alone.submit(fn, args[i]).result()
+                bar.update(1)
+            except BrokenProcessPool:
+                crashed.append(i)
+    bar.close()
+    return results, sorted(crashed)
+
+
+def synthesize_corpus(out_dir, spec: CorpusSpec = CorpusSpec(), workers: int = 2,
                             force: bool = False, progress: bool = True) -> dict[str, Path]:
     """Write ``out_dir/{train,dev,test}.jsonl`` and their WAVs; returns the manifest paths.
 
@@ -261,7 +337,7 @@ def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), 
     spec_dict = dataclasses.asdict(spec)
     if not force and meta_path.exists() and all(p.exists() for p in manifests.values()):
         try:
-            defaults = dataclasses.asdict(DigitCorpusSpec())  # options added since a corpus was made: their defaults
+            defaults = dataclasses.asdict(CorpusSpec())  # options added since a corpus was made: their defaults
             saved = {**defaults, **json.loads(meta_path.read_text()).get("spec", {})}
             if json.loads(json.dumps(saved)) == json.loads(json.dumps(spec_dict)):
                 return manifests
@@ -273,21 +349,25 @@ def synthesize_digit_corpus(out_dir, spec: DigitCorpusSpec = DigitCorpusSpec(), 
         voice_bank(out_dir / "voice_bank", spec.random_voices, seed=spec.seed)
     jobs, voices = _plan(spec, out_dir)
     args = [(job, spec.sample_rate, spec.channel) for job in jobs]
-    if workers <= 1:
-        entries = [_render(*a) for a in tqdm(args, desc="synthesizing", unit="utt", disable=not progress)]
-    else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            entries = list(
-                tqdm(pool.imap(_render_star, args, chunksize=16), total=len(args), desc="synthesizing",
-                     unit="utt", disable=not progress)
-            )
+    entries, crashed = map_jobs(_render_star, args, workers, "synthesizing", progress)
+    failed = _report_crashes(jobs, crashed, "eSpeak NG")
+    entries = [e for e in entries if e is not None]
     for split in SPLITS:
         write_manifest([{k: v for k, v in e.items() if k != "split"} for e in entries if e["split"] == split],
                        manifests[split])
     hours = {s: round(sum(e["duration"] for e in entries if e["split"] == s) / 3600, 3) for s in SPLITS}
     meta_path.write_text(json.dumps({"spec": spec_dict, "voices": voices, "accents": english_accents(),
-                                     "hours": hours}, indent=1))
+                                     "hours": hours, "failed": failed}, indent=1))
     return manifests
+
+
+def _report_crashes(jobs, crashed, engine) -> list[dict]:
+    """Warn about (and describe, for corpus.json) jobs whose synthesizer crashed; they are left out."""
+    failed = [{k: jobs[i][k] for k in ("path", "text", "voice") if k in jobs[i]} for i in crashed]
+    for f in failed:
+        print(f"warning: {engine} crashed on {Path(f['path']).name} (voice {f.get('voice')}, text {f['text']!r}); "
+              "left out of the corpus", file=sys.stderr)
+    return failed
 
 
 def _render_flite(job, sample_rate):
@@ -309,17 +389,20 @@ def _render_flite_star(args):
     return _render_flite(*args)
 
 
-def synthesize_flite_digits(out_dir, num: int = 500, min_words: int = 1, max_words: int = 7, oh_prob: float = 0.3,
-                            seed: int = 0, workers: int = 2, force: bool = False, progress: bool = True) -> Path:
-    """An out-of-domain dev set: ``num`` digit strings spoken by Debian's flite voices in turn
-    (random rate and pitch), written to ``out_dir/dev.jsonl``. For choosing techniques only:
-    never train on it. Idempotent like :func:`synthesize_digit_corpus`."""
+def synthesize_flite_set(out_dir, num: int = 500, min_words: int = 1, max_words: int = 7, oh_prob: float = 0.3,
+                         seed: int = 0, workers: int = 2, force: bool = False, progress: bool = True,
+                         text: str = "digits", vocab_size: int = 10000) -> Path:
+    """An out-of-domain dev set: ``num`` utterances of ``text`` (digit strings or sentences, as in
+    :class:`CorpusSpec`) spoken by Debian's flite voices in turn (random rate and pitch), written
+    to ``out_dir/dev.jsonl``. For choosing techniques only: never train on it. Its sentences are
+    a text stream of their own (no eSpeak NG split shares it). Idempotent like
+    :func:`synthesize_corpus`."""
     from speech_lstm.data.flite import flite_voices
 
     out_dir = Path(out_dir).resolve()
     manifest, meta_path = out_dir / "dev.jsonl", out_dir / "corpus.json"
     spec = {"engine": "flite", "num": num, "min_words": min_words, "max_words": max_words, "oh_prob": oh_prob,
-            "seed": seed}
+            "seed": seed, **({"text": text, "vocab_size": vocab_size} if text != "digits" else {})}
     voices = flite_voices()  # also checks that flite is installed
     if not voices:
         raise SynthesisError("this flite offers none of the voices " + ", ".join(FLITE_VOICES))
@@ -332,20 +415,18 @@ def synthesize_flite_digits(out_dir, num: int = 500, min_words: int = 1, max_wor
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
+    make_text = text_source(text, [seed, len(SPLITS)], min_words, max_words, oh_prob, vocab_size)
     jobs = [{"path": str(out_dir / "wavs" / f"flite_{i:06d}.wav"), "voice": voices[i % len(voices)],
-             "text": random_digit_string(rng, min_words, max_words, oh_prob),
+             "text": make_text(rng),
              "stretch": float(rng.uniform(0.85, 1.2)), "f0": None if rng.random() < 0.5 else float(rng.uniform(90, 180)),
              "lead": float(rng.uniform(0.05, 0.25)), "trail": float(rng.uniform(0.05, 0.25)),
              "gain_db": float(rng.uniform(-20.0, -1.0)), "seed": int(rng.integers(2**31))} for i in range(num)]
     args = [(job, 16000) for job in jobs]
-    if workers <= 1:
-        entries = [_render_flite(*a) for a in tqdm(args, desc="flite", unit="utt", disable=not progress)]
-    else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            entries = list(tqdm(pool.imap(_render_flite_star, args, chunksize=8), total=len(args), desc="flite",
-                                unit="utt", disable=not progress))
+    entries, crashed = map_jobs(_render_flite_star, args, workers, "flite", progress)
+    failed = _report_crashes(jobs, crashed, "flite")
+    entries = [e for e in entries if e is not None]
     write_manifest(entries, manifest)
-    meta_path.write_text(json.dumps({"spec": spec, "voices": voices,
+    meta_path.write_text(json.dumps({"spec": spec, "voices": voices, "failed": failed,
                                      "hours": round(sum(e["duration"] for e in entries) / 3600, 3)}, indent=1))
     return manifest
 
@@ -392,12 +473,9 @@ def noisy_copy(manifest, out_dir, noise: str = "babble", snr_db: float = 10.0, s
     rng = np.random.default_rng(seed)
     jobs = [(e, out_dir / "wavs" / f"{i:06d}.wav", noise, float(snr_db), int(rng.integers(2**31)), sample_rate)
             for i, e in enumerate(entries)]
-    if workers <= 1:
-        mixed = [_mix_one(j) for j in tqdm(jobs, desc=f"{noise} {snr_db:g} dB", unit="utt", disable=not progress)]
-    else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            mixed = list(tqdm(pool.imap(_mix_one, jobs, chunksize=8), total=len(jobs), desc=f"{noise} {snr_db:g} dB",
-                              unit="utt", disable=not progress))
+    mixed, crashed = map_jobs(_mix_one, jobs, workers, f"{noise} {snr_db:g} dB", progress)
+    _report_crashes([{"path": str(j[1]), "text": j[0]["text"]} for j in jobs], crashed, "babble synthesis")
+    mixed = [m for m in mixed if m is not None]
     write_manifest(mixed, out)
     meta_path.write_text(json.dumps(spec, indent=1))
     return out
