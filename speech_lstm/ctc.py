@@ -270,9 +270,15 @@ def _pyctcdecode():
 
 
 @functools.lru_cache(maxsize=4)
-def _lm_decoder(labels: tuple, lm: str | None, mtime: float, alpha: float, beta: float):
+def _lm_decoder(labels: tuple, lm: str | None, mtime: float):
+    """One decoder per alphabet and LM file (loading an ARPA file takes seconds); the weights are
+    set per call with ``reset_params``."""
+    import logging
+
     pyctcdecode = _pyctcdecode()
     from pyctcdecode.language_model import LanguageModel
+
+    logging.getLogger("pyctcdecode").setLevel(logging.ERROR)  # "only N unigrams" on small LMs
 
     from speech_lstm.lm import load_kenlm
 
@@ -282,7 +288,7 @@ def _lm_decoder(labels: tuple, lm: str | None, mtime: float, alpha: float, beta:
 
         kenlm_model = load_kenlm(lm)
         unigrams = load_unigram_set_from_arpa(lm) if lm.endswith(".arpa") else None
-        model = LanguageModel(kenlm_model, unigrams, alpha=alpha, beta=beta)
+        model = LanguageModel(kenlm_model, unigrams)
     from pyctcdecode.alphabet import Alphabet
 
     alphabet = Alphabet.build_alphabet(list(labels))
@@ -326,8 +332,8 @@ def ctc_lm_decode(logits: np.ndarray, lengths, vocab, lm=None, alpha: float = 0.
 
     labels = tuple([""] + list(vocab.chars))
     lm = None if lm is None else str(Path(lm).resolve())
-    decoder = _lm_decoder(labels, lm, Path(lm).stat().st_mtime if lm and Path(lm).exists() else 0.0,
-                          float(alpha), float(beta))
+    decoder = _lm_decoder(labels, lm, Path(lm).stat().st_mtime if lm and Path(lm).exists() else 0.0)
+    decoder.reset_params(alpha=float(alpha), beta=float(beta))
     scorer = _hot_word_scorer(tuple(hot_words))
     logp_all = log_softmax(np.asarray(logits, dtype=np.float32))
     lengths = np.asarray(lengths).reshape(-1)

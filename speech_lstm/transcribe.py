@@ -291,6 +291,17 @@ def transcribe_files(recognizer, paths, options: DecodeOptions | None = None, ba
         bar.close()
 
 
+def compare_recognizers(first, second, paths, options: DecodeOptions | None = None, batch_size: int = 32) -> dict:
+    """Transcribe ``paths`` with two recognizers (e.g. a Keras model and its export):
+    ``{"utterances", "identical", "differing": [(path, first text, second text), ...]}``."""
+    texts = []
+    for recognizer in (first, second):
+        texts.append([tr.text if not isinstance(tr, Exception) else repr(tr)
+                      for _, tr in transcribe_files(recognizer, paths, options, batch_size=batch_size, progress=False)])
+    differing = [(str(p), a, b) for p, a, b in zip(paths, *texts) if a != b]
+    return {"utterances": len(paths), "identical": len(paths) - len(differing), "differing": differing[:20]}
+
+
 def calibrate_emission_lag(recognizer, wav_path, ref_words, spans=None) -> dict:
     """Measure how late the recognizer's word start times are on a recording with known word
     times (``ref_words``: dicts with ``word``, ``start``, ``end``; ``spans``: the utterances'

@@ -161,3 +161,11 @@ def test_exported_recognizer_interface(tiny_export, tiny_model_path, digits_corp
         rec.decode(waves, DecodeOptions("beam", beam_width=8))
     with pytest.raises(ConfigError, match="not a SavedModel"):
         ExportedRecognizer(tmp_path)
+
+
+def test_compare_recognizers_counts_identical_transcripts(tiny_model_path, tiny_export, speech_wav):
+    from speech_lstm.transcribe import compare_recognizers, load_recognizer
+
+    keras_model, exported = load_recognizer(tiny_model_path), load_recognizer(tiny_export)
+    check = compare_recognizers(keras_model, exported, [speech_wav, speech_wav])
+    assert check == {"utterances": 2, "identical": 2, "differing": []}

@@ -92,7 +92,7 @@ def export_and_check(run_dir: Path, recognizer, test_entries, long_cfg) -> Path:
     from speech_lstm.data.long_recording import build_long_recording, words_json_path
     from speech_lstm.export import ExportedRecognizer, export_saved_model
     from speech_lstm.errors import ParameterError
-    from speech_lstm.transcribe import calibrate_emission_lag, transcribe_files
+    from speech_lstm.transcribe import calibrate_emission_lag, compare_recognizers
 
     cal_wav = Path("data/long/calibration.wav")
     if not cal_wav.exists():
@@ -106,14 +106,10 @@ def export_and_check(run_dir: Path, recognizer, test_entries, long_cfg) -> Path:
         print(f"warning: {e}; exporting with emission lag 0")
         cal = {"emission_lag": 0.0}
     export = export_saved_model(run_dir, run_dir / "export", force=True, emission_lag=cal["emission_lag"])
-    exported = ExportedRecognizer(export)
-    paths = [e["audio_filepath"] for e in test_entries]
-    keras_text = [tr.text for _, tr in transcribe_files(recognizer, paths, batch_size=32, progress=False)]
-    export_text = [tr.text for _, tr in transcribe_files(exported, paths, batch_size=32, progress=False)]
-    same = sum(a == b for a, b in zip(keras_text, export_text))
-    print(f"{export}: {same}/{len(paths)} test transcripts identical to the Keras model's")
+    check = compare_recognizers(recognizer, ExportedRecognizer(export), [e["audio_filepath"] for e in test_entries])
+    print(f"{export}: {check['identical']}/{check['utterances']} test transcripts identical to the Keras model's")
     (run_dir / "export_check.json").write_text(json.dumps(
-        {"utterances": len(paths), "identical": same, "calibration": cal}, indent=1))
+        {"utterances": check["utterances"], "identical": check["identical"], "calibration": cal}, indent=1))
     return export
 
 

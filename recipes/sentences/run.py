@@ -37,9 +37,9 @@ CORPORA = {
 # and the alpha x beta grid tuned on the first dev utterances.
 EVAL = {
     "default": {"snrs": [20.0, 10.0, 5.0], "flite": 300, "order": 3, "tune_limit": 200,
-                "alphas": [0.25, 0.5, 0.75, 1.0, 1.5], "betas": [0.0, 1.0, 2.0, 3.0], "beam_width": 64},
+                "alphas": [0.25, 0.5, 0.75, 1.0, 1.5], "betas": [0.0, 1.0, 2.0, 3.0], "beam_width": 64, "parity": 200},
     "debug": {"snrs": [10.0], "flite": 10, "order": 3, "tune_limit": 20, "alphas": [0.5, 1.0], "betas": [1.0],
-              "beam_width": 16},
+              "beam_width": 16, "parity": 10},
 }
 
 
@@ -56,11 +56,13 @@ def main(argv=None) -> int:
     from speech_lstm.data.manifest import read_manifest, validate_manifest
     from speech_lstm.data.synth import noisy_copy, synthesize_flite_set
     from speech_lstm.errors import SpeechLSTMError, SynthesisError
-    from speech_lstm.evaluate import collect_logits, error_rates, evaluate_model, tune_lm, write_results
+    from speech_lstm.evaluate import collect_logits, evaluate_model, tune_lm, write_results
+    from speech_lstm.export import ExportedRecognizer, export_saved_model
     from speech_lstm.lm import build_arpa
     from speech_lstm.recipe import stage, synthesize_corpora
     from speech_lstm.text import Vocabulary
     from speech_lstm.training import load_run, train
+    from speech_lstm.transcribe import Recognizer, compare_recognizers, transcribe_files
 
     config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
     name = config_path.stem
@@ -151,6 +153,18 @@ def main(argv=None) -> int:
     for w in results["test_lm"]["worst"][:5]:
         print(f"   worst (LM): ref={w['ref']!r}\n               hyp={w['hyp']!r}")
     timings["evaluate"] = time.perf_counter() - t
+
+    t = stage("7. export a SavedModel, check it against the Keras model, transcribe with it and the LM")
+    export = export_saved_model(run_dir, run_dir / "export", force=True)
+    exported = ExportedRecognizer(export)
+    test_entries = read_manifest(manifests["test"])
+    sample = [e["audio_filepath"] for e in test_entries[: ev["parity"]]]
+    check = compare_recognizers(Recognizer(model, fc, vocab), exported, sample)
+    (run_dir / "export_check.json").write_text(json.dumps(check, indent=1))
+    print(f"{export}: {check['identical']}/{check['utterances']} test transcripts identical to the Keras model's")
+    for (path, tr), e in zip(transcribe_files(exported, sample[:3], lm_options, progress=False), test_entries):
+        print(f"{Path(path).name}: ref {e['text']!r}\n{'':16s}LM  {tr.text!r}")
+    timings["export"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
 
@@ -161,6 +175,7 @@ def main(argv=None) -> int:
         g, l = results[key], results[key + "_lm"]
         print(f"{key:20s} greedy WER {100 * g['wer']:6.2f} % CER {100 * g['cer']:6.2f} %   "
               f"LM WER {100 * l['wer']:6.2f} % CER {100 * l['cer']:6.2f} %")
+    print(f"export: {export}  ({check['identical']}/{check['utterances']} transcripts identical to the Keras model's)")
     print(f"stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
     print(f"results: {run_dir / 'results.json'}  {run_dir / 'RESULTS.md'}  plots: {run_dir / 'training_curves.png'}")
     return 0
