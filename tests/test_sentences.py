@@ -88,3 +88,17 @@ def test_synth_sentences_cli(tmp_path):
     assert len(lines) == 3
     assert main(["synth-sentences", "--out", str(tmp_path / "d"), "--hours", "1", "--num-train", "3"]) == 2
     assert main(["synth-sentences", "--out", str(tmp_path / "e"), "--engine", "flite", "--hours", "1"]) == 2
+
+
+@pytest.mark.skipif(__import__("shutil").which("flite") is None, reason="Debian's flite is not installed (make flite)")
+def test_flite_sentences_are_a_text_stream_of_their_own(tmp_path):
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.data.synth import CorpusSpec, _plan, synthesize_flite_set
+
+    manifest = synthesize_flite_set(tmp_path / "f", num=3, min_words=3, max_words=5, text="sentences",
+                                    vocab_size=500, workers=1, progress=False)
+    flite = [e["text"] for e in read_manifest(manifest)]
+    assert len(flite) == 3 and all(len(t.split()) >= 2 for t in flite)
+    jobs, _ = _plan(CorpusSpec(num_train=50, num_dev=10, num_test=10, text="sentences", min_words=3, max_words=5,
+                               vocab_size=500), tmp_path / "espeak")
+    assert not set(flite) & {j["text"] for j in jobs}
