@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import librosa
@@ -18,6 +16,7 @@ import scipy.fft
 import tensorflow as tf
 import numpy as np
 
+from speech_lstm.files import atomic_write
 from speech_lstm.audio import load_audio
 from speech_lstm.config import FeatureConfig
 from speech_lstm.errors import ParameterError
@@ -124,14 +123,8 @@ class FeatureCache:
 
     def put(self, path, features, offset=0.0, duration=None) -> None:
         key = self._key(path, offset, duration)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, features)
-            os.replace(tmp, key)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(key, "wb") as f:
+            np.save(f, features)
 
 
 def featurize_file(path, config: FeatureConfig, cache: FeatureCache | None = None, offset=0.0, duration=None):

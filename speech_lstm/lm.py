@@ -10,12 +10,11 @@ training text. Querying and decoding stay with KenLM and pyctcdecode.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from speech_lstm.errors import ParameterError
+from speech_lstm.files import atomic_write
 
 __all__ = ["build_arpa", "read_arpa_header", "load_kenlm"]
 
@@ -98,26 +97,18 @@ def build_arpa(sentences, path, order: int = 3, min_count: int = 1) -> dict:
             bow[n - 2][h] = math.log10(gamma)
             for w, c in items:
                 logp[n - 1][h + (w,)] = math.log10(max(c - d, 0) / s + gamma * prob(h[1:], w))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n\\data\\\n")
-            for n in range(order):
-                f.write(f"ngram {n + 1}={len(logp[n])}\n")
-            for n in range(order):
-                f.write(f"\n\\{n + 1}-grams:\n")
-                for g in sorted(logp[n]):
-                    line = f"{logp[n][g]:.6f}\t{' '.join(g)}"
-                    if n < order - 1:
-                        line += f"\t{bow[n].get(g, 0.0):.6f}"
-                    f.write(line + "\n")
-            f.write("\n\\end\\\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write("\n\\data\\\n")
+        for n in range(order):
+            f.write(f"ngram {n + 1}={len(logp[n])}\n")
+        for n in range(order):
+            f.write(f"\n\\{n + 1}-grams:\n")
+            for g in sorted(logp[n]):
+                line = f"{logp[n][g]:.6f}\t{' '.join(g)}"
+                if n < order - 1:
+                    line += f"\t{bow[n].get(g, 0.0):.6f}"
+                f.write(line + "\n")
+        f.write("\n\\end\\\n")
     return {"order": order, "sentences": n_sent, "words": n_words, "ngrams": [len(x) for x in logp]}
 
 

@@ -9,10 +9,9 @@ cues (:func:`subtitle_cues`).  ``write_transcript`` writes a file atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from speech_lstm.files import atomic_write
 from speech_lstm.errors import ParameterError
 
 __all__ = ["FORMATS", "EXTENSIONS", "format_transcript", "subtitle_cues", "write_transcript", "format_timestamp"]
@@ -129,14 +128,6 @@ def write_transcript(transcript, path, fmt: str) -> Path:
     if fmt in ("txt", "jsonl"):
         text += "\n"
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(text)
     return path

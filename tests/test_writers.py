@@ -148,3 +148,27 @@ def test_failed_write_keeps_the_old_file_and_no_temp(transcript, tmp_path, monke
     with pytest.raises(OSError, match="disk full"):
         write_transcript(transcript, out, "vtt")
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["t.vtt"]
+
+
+def test_atomic_write_permissions_and_failure(tmp_path):
+    import os
+
+    from speech_lstm.files import atomic_write
+
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "sub" / "a.txt"
+        with atomic_write(path) as f:
+            f.write("one\n")
+        assert path.read_text() == "one\n" and (path.stat().st_mode & 0o777) == 0o644  # not mkstemp's 0600
+        os.chmod(path, 0o600)
+        with atomic_write(path, "wb") as f:
+            f.write(b"two\n")
+        assert path.read_bytes() == b"two\n" and (path.stat().st_mode & 0o777) == 0o600  # kept
+        with pytest.raises(RuntimeError):
+            with atomic_write(path) as f:
+                f.write("half")
+                raise RuntimeError("killed")
+        assert path.read_bytes() == b"two\n" and sorted(p.name for p in path.parent.iterdir()) == ["a.txt"]
+    finally:
+        os.umask(old_umask)

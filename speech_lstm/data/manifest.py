@@ -8,11 +8,10 @@ folder can move.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from speech_lstm.files import atomic_write
 from speech_lstm.audio import audio_info, load_audio
 from speech_lstm.errors import AudioLoadError, ManifestError
 from speech_lstm.text import Vocabulary
@@ -76,22 +75,16 @@ def write_manifest(entries, path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     root = path.parent.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for e in entries:
-                item = {k: v for k, v in e.items() if not k.startswith("_")}
-                audio = Path(item["audio_filepath"])
-                if audio.is_absolute():
-                    try:
-                        item["audio_filepath"] = str(audio.resolve().relative_to(root))
-                    except ValueError:
-                        pass
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        for e in entries:
+            item = {k: v for k, v in e.items() if not k.startswith("_")}
+            audio = Path(item["audio_filepath"])
+            if audio.is_absolute():
+                try:
+                    item["audio_filepath"] = str(audio.resolve().relative_to(root))
+                except ValueError:
+                    pass
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 def _check_entry(entry, vocab, min_duration, max_duration, decode_audio, name):

@@ -33,9 +33,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import random
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -43,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speech_lstm.files import atomic_write
 from speech_lstm.errors import ConfigError, ParameterError, SpeechLSTMError
 
 __all__ = [
@@ -274,15 +273,8 @@ def bach_cache_path(cache_dir) -> Path:
 
 
 def _write_json_gz(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(json.dumps(obj, separators=(",", ":")).encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(json.dumps(obj, separators=(",", ":")).encode("utf-8"))
 
 
 def _read_bach_cache(path: Path) -> dict:
@@ -485,15 +477,8 @@ def notes_to_midi(notes, path, tempo: float = 100.0, velocity: int = 80, program
     for key in sorted(instruments, key=lambda v: -1 if v is None else v):
         pm.instruments.append(instruments[key])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".mid.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pm.write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb", suffix=".mid.tmp") as f:
+        pm.write(f)
     return path
 
 
@@ -800,16 +785,9 @@ def write_split(split: dict, path) -> Path:
     """Write a split ``{"train": [...], "valid": [...], "test": [...]}`` as JSON, atomically."""
     _check_split(split, "split")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({s: list(split[s]) for s in SPLITS}, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        json.dump({s: list(split[s]) for s in SPLITS}, f, indent=1)
+        f.write("\n")
     return path
 
 
