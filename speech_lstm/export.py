@@ -255,11 +255,11 @@ class ExportedRecognizer:
         """Float32 waveforms at :attr:`sample_rate` -> per waveform (best path, n-best or None).
 
         Beam search uses the width fixed at export; asking for another is a ConfigError. With a
-        word list (``options.words``) the lexicon-constrained search runs on the exported
-        model's logits, at any width.
+        word list (``options.words``), a language model or hot words, the search runs here on
+        the exported model's logits, at any width.
         """
         out = self(waveforms)
-        if options.words:  # a closed vocabulary: searched here, on the exported model's logits
+        if options.words or options.lm or options.hot_words:  # searched here, on the exported model's logits
             return decode_hypotheses(out["logits"], out["logit_lengths"], self.vocab, options)
         hyps = []
         for b in range(len(waveforms)):

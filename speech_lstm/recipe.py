@@ -8,7 +8,7 @@ from pathlib import Path
 
 from speech_lstm.errors import ConfigError
 
-__all__ = ["stage", "synthesize_corpora"]
+__all__ = ["stage", "synthesize_corpora", "recipe_arguments", "load_recipe_config", "prepare_and_train"]
 
 
 def stage(name: str) -> float:
@@ -38,3 +38,53 @@ def synthesize_corpora(manifests: dict, corpora: dict, workers: int = 2) -> dict
         print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): "
               f"{', '.join(meta['voices']['test'])}")
     return {split: Path(m) for split, m in manifests.items()}
+
+
+def recipe_arguments(doc: str, argv=None):
+    """The command line every recipe takes: ``--config NAME|PATH``, ``--set``, ``--force``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--force", action="store_true", help="retrain even if the run finished")
+    return parser.parse_args(argv)
+
+
+def load_recipe_config(recipe_dir: Path, config: str, overrides=()):
+    """(ExperimentConfig, config name) for ``--config`` (a name in ``recipe_dir/configs`` or a YAML path)."""
+    from speech_lstm.config import load_config
+
+    path = Path(config) if config.endswith(".yaml") else Path(recipe_dir) / "configs" / f"{config}.yaml"
+    return load_config(path, list(overrides)), path.stem
+
+
+def prepare_and_train(config, corpora: dict, run_dir, force: bool, timings: dict):
+    """Stages 1-3 of a speech recipe: synthesize the corpora the config's manifests come from,
+    validate every manifest (decoding every file), train. Returns (manifests, training summary);
+    the stage times go into ``timings``."""
+    from speech_lstm.data.manifest import read_manifest, validate_manifest
+    from speech_lstm.text import Vocabulary, WordVocabulary
+    from speech_lstm.training import train
+
+    t = stage("1. synthesize the corpora with eSpeak NG (split by voice)")
+    # The training corpus and the one dev/test come from may differ (when only the training
+    # audio is randomized): each folder is made once, by its spec in ``corpora``.
+    manifests = synthesize_corpora({"train": config.train.train_manifest, "dev": config.train.dev_manifest,
+                                    "test": config.train.test_manifest}, corpora)
+    timings["synthesize"] = time.perf_counter() - t
+
+    t = stage("2. validate manifests")
+    vocab = WordVocabulary(config.model.words) if config.model.words else Vocabulary()
+    for path in manifests.values():
+        entries = read_manifest(path)
+        validate_manifest(entries, vocab, config.train.min_duration, config.train.max_duration, decode_audio=True,
+                          name=str(path))
+        print(f"{path}: {len(entries)} utterances OK")
+    timings["validate"] = time.perf_counter() - t
+
+    t = stage("3. train")
+    summary = train(config, run_dir, force=force)
+    print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
+    timings["train"] = time.perf_counter() - t
+    return manifests, summary

@@ -125,9 +125,13 @@ def test_lm_command_line(tmp_path, tiny_model_path, tiny_export, digits_corpus, 
                  "--quiet"]) == 0
     tuned = json.loads(out.read_text())
     assert len(tuned["grid"]) == 2 and tuned["best"] in tuned["grid"] and tuned["utterances"] == 6
-    for model in (tiny_model_path, tiny_export):  # the Keras model and the exported SavedModel
-        assert main(["transcribe", str(speech_wav), "--model", str(model), "--lm", str(lm), "--alpha", "0.8",
-                     "--hot-words", "nine:3", "--beam-width", "4", "--format", "json", "--quiet"]) == 0
+    for model in (tiny_model_path, tiny_export):  # the Keras model and the exported SavedModel (beam width 4)
+        for width in ([], ["--beam-width", "8"]):  # the LM search runs on the logits, at any width
+            out = tmp_path / f"{Path(model).stem}{len(width)}.json"
+            assert main(["transcribe", str(speech_wav), "--model", str(model), "--lm", str(lm), "--alpha", "0.8",
+                         "--hot-words", "nine:3", *width, "--format", "json", "--quiet", "--output-dir",
+                         str(tmp_path / out.stem)]) == 0
+            assert len(list((tmp_path / out.stem).rglob("*.json"))) == 1
     assert main(["transcribe", str(speech_wav), "--model", str(tiny_model_path), "--alpha", "1"]) == 2
     assert main(["transcribe", str(speech_wav), "--model", str(tiny_model_path), "--lm", str(tmp_path / "no.arpa")]) == 2
     assert main(["transcribe", str(speech_wav), "--model", str(tiny_model_path), "--lm", str(lm),

@@ -12,7 +12,6 @@ relative to this folder; outputs go to ``exp/<config>/``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
+
+from speech_lstm.recipe import recipe_arguments  # noqa: E402
 
 # Corpus size per config: utterances per split (voices are disjoint across splits).
 # Corpora by the folder of the config's train manifest (data/<folder>/train.jsonl). The dev and
@@ -148,59 +149,25 @@ def transcribe_long_recording(run_dir: Path, export: Path, long_cfg) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--force", action="store_true", help="retrain even if the run finished")
-    args = parser.parse_args(argv)
-
+    args = recipe_arguments(__doc__, argv)
     os.chdir(HERE)
-    from speech_lstm.config import load_config
-    from speech_lstm.data.manifest import read_manifest, validate_manifest
-    from speech_lstm.errors import SpeechLSTMError
-    from speech_lstm.recipe import stage, synthesize_corpora
-    from speech_lstm.evaluate import evaluate_model, write_results
     from speech_lstm.config import DecodeOptions
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.errors import SpeechLSTMError
+    from speech_lstm.evaluate import evaluate_model, write_results
     from speech_lstm.plots import plot_features_alignment
-    from speech_lstm.text import Vocabulary, WordVocabulary
-    from speech_lstm.training import load_run, train
+    from speech_lstm.recipe import load_recipe_config, prepare_and_train, stage
+    from speech_lstm.training import load_run
     from speech_lstm.transcribe import Recognizer, transcribe_files
 
-    config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
-    name = config_path.stem
-    try:
-        config = load_config(config_path, args.set)
-    except SpeechLSTMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    run_dir = HERE / "exp" / name
     timings, t_all = {}, time.perf_counter()
-
-    t = stage("1. synthesize the corpora with eSpeak NG (split by voice)")
-    # The training corpus and the one dev/test come from (they differ when only the training
-    # audio is randomized): each folder is made once, by its recipe in CORPORA.
-    wanted = {"train": config.train.train_manifest, "dev": config.train.dev_manifest,
-              "test": config.train.test_manifest}
     try:
-        manifests = synthesize_corpora(wanted, CORPORA)
+        config, name = load_recipe_config(HERE, args.config, args.set)
+        run_dir = HERE / "exp" / name
+        manifests, summary = prepare_and_train(config, CORPORA, run_dir, args.force, timings)
     except SpeechLSTMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    timings["synthesize"] = time.perf_counter() - t
-
-    t = stage("2. validate manifests")
-    vocab = WordVocabulary(config.model.words) if config.model.words else Vocabulary()
-    for split, path in manifests.items():
-        entries = read_manifest(path)
-        validate_manifest(entries, vocab, config.train.min_duration, config.train.max_duration, decode_audio=True,
-                          name=str(path))
-        print(f"{path}: {len(entries)} utterances OK")
-    timings["validate"] = time.perf_counter() - t
-
-    t = stage("3. train")
-    summary = train(config, run_dir, force=args.force)
-    print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
-    timings["train"] = time.perf_counter() - t
 
     t = stage("4. evaluate on the test split (unseen voices)")
     model, fc, vocab = load_run(run_dir)

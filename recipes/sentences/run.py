@@ -14,7 +14,6 @@ relative to this folder; outputs go to ``exp/<config>/``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
+
+from speech_lstm.recipe import recipe_arguments  # noqa: E402
 
 _SENTENCES = {"text": "sentences", "min_words": 4, "max_words": 14, "vocab_size": 10000}
 # Corpora by folder (data/<folder>/train.jsonl); voices are disjoint across splits. Random
@@ -44,64 +45,33 @@ EVAL = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--force", action="store_true", help="retrain even if the run finished")
-    args = parser.parse_args(argv)
-
+    args = recipe_arguments(__doc__, argv)
     os.chdir(HERE)
-    from speech_lstm.config import DecodeOptions, load_config
+    from speech_lstm.config import DecodeOptions
     from speech_lstm.data.flite import flite_binary
-    from speech_lstm.data.manifest import read_manifest, validate_manifest
+    from speech_lstm.data.manifest import read_manifest
     from speech_lstm.data.synth import noisy_copy, synthesize_flite_set
     from speech_lstm.errors import SpeechLSTMError, SynthesisError
     from speech_lstm.evaluate import collect_logits, evaluate_model, tune_lm, write_results
     from speech_lstm.export import ExportedRecognizer, export_saved_model
     from speech_lstm.lm import build_arpa
-    from speech_lstm.recipe import stage, synthesize_corpora
-    from speech_lstm.text import Vocabulary
-    from speech_lstm.training import load_run, train
+    from speech_lstm.recipe import load_recipe_config, prepare_and_train, stage
+    from speech_lstm.training import load_run
     from speech_lstm.transcribe import Recognizer, compare_recognizers, transcribe_files
 
-    config_path = Path(args.config) if args.config.endswith(".yaml") else HERE / "configs" / f"{args.config}.yaml"
-    name = config_path.stem
+    timings, t_all = {}, time.perf_counter()
     try:
-        config = load_config(config_path, args.set)
+        config, name = load_recipe_config(HERE, args.config, args.set)
+        run_dir = HERE / "exp" / name
+        manifests, summary = prepare_and_train(config, CORPORA, run_dir, args.force, timings)
     except SpeechLSTMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     ev = EVAL.get(name, EVAL["default"])
-    run_dir = HERE / "exp" / name
-    timings, t_all = {}, time.perf_counter()
-
-    t = stage("1. synthesize English sentences with eSpeak NG (split by voice)")
-    wanted = {"train": config.train.train_manifest, "dev": config.train.dev_manifest,
-              "test": config.train.test_manifest}
-    try:
-        manifests = synthesize_corpora(wanted, CORPORA)
-    except SpeechLSTMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     train_entries = read_manifest(manifests["train"])
     hours = sum(float(e["duration"]) for e in train_entries) / 3600
     words = {w for e in train_entries for w in e["text"].split()}
     print(f"training audio: {hours:.2f} h, {len(train_entries)} utterances, {len(words)} distinct words")
-    timings["synthesize"] = time.perf_counter() - t
-
-    t = stage("2. validate manifests")
-    vocab = Vocabulary()
-    for split, path in manifests.items():
-        entries = read_manifest(path)
-        validate_manifest(entries, vocab, config.train.min_duration, config.train.max_duration, decode_audio=True,
-                          name=str(path))
-        print(f"{path}: {len(entries)} utterances OK")
-    timings["validate"] = time.perf_counter() - t
-
-    t = stage("3. train")
-    summary = train(config, run_dir, force=args.force)
-    print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
-    timings["train"] = time.perf_counter() - t
 
     t = stage(f"4. word {ev['order']}-gram language model from the training transcripts")
     lm = run_dir / "lm.arpa"
