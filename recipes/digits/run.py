@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     try:
         config, name = load_recipe_config(HERE, args.config, args.set)
         run_dir = HERE / "exp" / name
-        manifests, summary = prepare_and_train(config, CORPORA, run_dir, args.force, timings)
+        _, summary = prepare_and_train(config, CORPORA, run_dir, args.force, timings)
     except SpeechLSTMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -117,8 +117,10 @@ def main(argv=None) -> int:
             results[set_name + suffix] = r
             print(f"{set_name + suffix:22s} WER {100 * r['wer']:6.2f} %  CER {100 * r['cer']:6.2f} %  "
                   f"({r['num_utterances']} utterances, RTF {r['rtf']:.4f})")
-    oov = [w for e in read_manifest(manifests["test"]) for w in e["text"].split() if w not in words]
-    n_test_words = sum(len(e["text"].split()) for e in read_manifest(manifests["test"]))
+    test_entries = read_manifest(manifests["test"])
+    test_words = [w for e in test_entries for w in e["text"].split()]
+    oov = [w for w in test_words if w not in words]
+    n_test_words = len(test_words)
     print(f"test words not in the training text (the LM cannot know them): {len(oov)} of {n_test_words}")
     for w in results["test_lm"]["worst"][:5]:
         print(f"   worst (LM): ref={w['ref']!r}\n               hyp={w['hyp']!r}")
@@ -127,7 +129,6 @@ def main(argv=None) -> int:
     t = stage("7. export a SavedModel, check it against the Keras model, transcribe with it and the LM")
     export = export_saved_model(run_dir, run_dir / "export", force=True)
     exported = ExportedRecognizer(export)
-    test_entries = read_manifest(manifests["test"])
     sample = [e["audio_filepath"] for e in test_entries[: ev["parity"]]]
     check = compare_recognizers(Recognizer(model, fc, vocab), exported, sample)
     (run_dir / "export_check.json").write_text(json.dumps(check, indent=1))
