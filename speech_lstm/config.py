@@ -242,6 +242,12 @@ class DecodeOptions:
     beta: float = 1.0
     hot_words: tuple = ()
 
+    @property
+    def searches_words(self) -> bool:
+        """A word list, an LM or hot words: a search that runs in Python on the logits (also an
+        exported model's), not the plain CTC beam search."""
+        return bool(self.words or self.lm or self.hot_words)
+
     def __post_init__(self):
         if self.strategy not in ("greedy", "beam"):
             raise ConfigError(f"strategy must be 'greedy' or 'beam', got {self.strategy!r}")

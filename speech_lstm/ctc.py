@@ -137,7 +137,7 @@ def decode_logits(logits, lengths, vocab, options: DecodeOptions | None = None) 
     options = options or DecodeOptions()
     if options.strategy == "greedy":
         return [vocab.decode_words(h.ids) for h in ctc_greedy_decode(logits, lengths)]
-    if options.words or options.lm or options.hot_words:
+    if options.searches_words:
         return [vocab.decode_words(best.ids) for best, _ in decode_hypotheses(logits, lengths, vocab, options)]
     return [vocab.decode_words(hs[0].ids) for hs in ctc_beam_decode(logits, lengths, options.beam_width, options.top_paths)]
 
@@ -295,6 +295,7 @@ def _lm_decoder(labels: tuple, lm: str | None, mtime: float):
     return pyctcdecode.BeamSearchDecoderCTC(alphabet, model)
 
 
+@functools.lru_cache(maxsize=8)
 def _hot_word_scorer(hot_words: tuple):
     from pyctcdecode.language_model import HotwordScorer
 

@@ -164,10 +164,7 @@ def evaluate_model(
     (lower is faster; the whole pass, on this machine).
     """
     options = options or DecodeOptions()
-    longest = max(float(e["duration"]) for e in entries)
-    edges = tuple(b for b in bucket_seconds if b < longest) + (longest + 1.0,)  # every entry fits a bucket
-    dataset = make_dataset(entries, feature_config, vocab, batch_size, edges, training=False, cache=cache,
-                           pad_to_edges=False)
+    dataset = _eval_dataset(entries, feature_config, vocab, batch_size, bucket_seconds, cache)
     forward = inference_function(model)
     t0 = time.perf_counter()
     rows, _ = predict_dataset(model, dataset, vocab, options, forward)
@@ -199,13 +196,19 @@ def evaluate_model(
     }
 
 
+def _eval_dataset(entries, feature_config, vocab, batch_size, bucket_seconds, cache=None):
+    """An unshuffled pipeline over ``entries`` whose last bucket fits the longest one."""
+    longest = max(float(e["duration"]) for e in entries)
+    edges = tuple(b for b in bucket_seconds if b < longest) + (longest + 1.0,)
+    return make_dataset(entries, feature_config, vocab, batch_size, edges, training=False, cache=cache,
+                        pad_to_edges=False)
+
+
 def collect_logits(model, entries, feature_config: FeatureConfig, vocab: Vocabulary, batch_size: int = 32,
                    bucket_seconds=(2.0, 4.0, 8.0, 16.0, 30.0)) -> list[np.ndarray]:
     """The model's output logits [frames, classes] for each of ``entries``, in their order (to
     decode one forward pass many ways, as :func:`tune_lm` does)."""
-    longest = max(float(e["duration"]) for e in entries)
-    edges = tuple(b for b in bucket_seconds if b < longest) + (longest + 1.0,)
-    dataset = make_dataset(entries, feature_config, vocab, batch_size, edges, training=False, pad_to_edges=False)
+    dataset = _eval_dataset(entries, feature_config, vocab, batch_size, bucket_seconds)
     forward = inference_function(model)
     out = [None] * len(entries)
     for inputs, targets in dataset:

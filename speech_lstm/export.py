@@ -259,7 +259,7 @@ class ExportedRecognizer:
         the exported model's logits, at any width.
         """
         out = self(waveforms)
-        if options.words or options.lm or options.hot_words:  # searched here, on the exported model's logits
+        if options.searches_words:  # searched here, on the exported model's logits
             return decode_hypotheses(out["logits"], out["logit_lengths"], self.vocab, options)
         hyps = []
         for b in range(len(waveforms)):
