@@ -166,6 +166,9 @@ class TrainConfig:
     coefficients (:func:`speech_lstm.data.augment.spec_augment`).
     ema_momentum: > 0 keeps an exponential moving average of the weights (per step); the
     averaged weights are the ones evaluated on dev and checkpointed each epoch (0 = off).
+    init_from: a trained recognizer (a run directory or ``.keras`` file, relative to the current
+    directory) whose weights start this run instead of random ones: the same model, features and
+    vocabulary (fine-tuning, or continuing a run under a new schedule or on more data).
     """
 
     train_manifest: str = "data/digits/train.jsonl"
@@ -192,6 +195,7 @@ class TrainConfig:
     spec_freq_masks: int = 2
     spec_freq_width: int = 5
     max_minutes: float = 0.0
+    init_from: str | None = None
     dev_eval_limit: int = 400
     seed: int = 1234
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from speech_lstm.errors import ConfigError
 
-__all__ = ["stage", "synthesize_corpora", "recipe_arguments", "load_recipe_config", "prepare_and_train"]
+__all__ = ["stage", "synthesize_corpora", "check_unseen_voices", "recipe_arguments", "load_recipe_config", "prepare_and_train"]
 
 
 def stage(name: str) -> float:
@@ -38,6 +38,21 @@ def synthesize_corpora(manifests: dict, corpora: dict, workers: int = 2) -> dict
         print(f"{corpus_dir}: hours {meta['hours']}; test voices (never in training): "
               f"{', '.join(meta['voices']['test'])}")
     return {split: Path(m) for split, m in manifests.items()}
+
+
+def check_unseen_voices(manifests: dict) -> None:
+    """ConfigError when a speaker of the dev or test manifest (split -> path) is also in the
+    train manifest: a recipe's dev and test splits hold voices never heard in training. (A
+    training corpus made with another seed has another voice split: this catches it.)"""
+    from speech_lstm.data.manifest import read_manifest
+
+    speakers = {split: {e["speaker"] for e in read_manifest(path) if e.get("speaker")}
+                for split, path in manifests.items()}
+    for split in ("dev", "test"):
+        heard = sorted(speakers.get(split, set()) & speakers["train"])
+        if heard:
+            raise ConfigError(f"{manifests[split]}: voices {', '.join(heard[:5])} are also in {manifests['train']}; "
+                              f"the {split} split must hold voices never heard in training")
 
 
 def recipe_arguments(doc: str, argv=None):
@@ -81,6 +96,7 @@ def prepare_and_train(config, corpora: dict, run_dir, force: bool, timings: dict
         validate_manifest(entries, vocab, config.train.min_duration, config.train.max_duration, decode_audio=True,
                           name=str(path))
         print(f"{path}: {len(entries)} utterances OK")
+    check_unseen_voices(manifests)
     timings["validate"] = time.perf_counter() - t
 
     t = stage("3. train")

@@ -148,6 +148,22 @@ def _best_from_log(log_path, key):
     return min(values) if values else None
 
 
+def _init_weights(model, source, features, vocab):
+    """Start ``model`` from the weights of the recognizer at ``source`` (``train.init_from``).
+    A resumed run then restores its own later weights from the backup over these."""
+    try:
+        donor, donor_features, donor_vocab = load_run(source)
+    except ConfigError as e:
+        raise ConfigError(f"train.init_from: {e}") from e
+    if donor_features != features or donor_vocab.chars != vocab.chars:
+        raise ConfigError(f"train.init_from: {source} was trained with other features or another vocabulary")
+    try:
+        model.set_weights(donor.get_weights())
+    except ValueError as e:
+        raise ConfigError(f"train.init_from: {source} has another model shape than model: in this config ({e})") from e
+    print(f"weights initialised from {source}")
+
+
 def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool = True, callbacks=()) -> dict:
     """Train a BiLSTM-CTC recognizer as ``config`` says, in ``run_dir``.
 
@@ -199,6 +215,8 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
                                pad_to_edges=False)
 
     model = build_ctc_asr(config.model, fc, vocab)
+    if tc.init_from:
+        _init_weights(model, tc.init_from, fc, vocab)
     steps_per_epoch = max(1, len(train_entries) // tc.batch_size)
     if tc.lr_schedule == "cosine":
         warmup = int(tc.warmup_epochs * steps_per_epoch)

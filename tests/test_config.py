@@ -122,7 +122,9 @@ def test_recipe_configs_load():
     from speech_lstm.music.model import MusicModelConfig
 
     recipes = Path(__file__).parent.parent / "recipes"
-    for path in (recipes / "digits").glob("configs/*.yaml"):
+    paths = [*(recipes / "digits").glob("configs/*.yaml"), *(recipes / "sentences").glob("configs/*.yaml")]
+    assert len(paths) >= 14
+    for path in paths:
         cfg = load_config(path)
         assert dataclasses.is_dataclass(cfg)
     for path in (recipes / "bach_chorales").glob("configs/*.yaml"):  # music recipes: one section per model
@@ -130,3 +132,22 @@ def test_recipe_configs_load():
         sections = [v for v in cfg.values() if isinstance(v, dict) and "kind" in v]
         assert len(sections) >= 3 and all(MusicModelConfig(**v) for v in sections)
     assert config_from_dict({}) == ExperimentConfig()
+
+
+def test_recipes_refuse_test_voices_heard_in_training(tmp_path):
+    import json
+
+    from speech_lstm.recipe import check_unseen_voices
+
+    def manifest(name, speakers):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"audio_filepath": f"{s}.wav", "text": "a", "duration": 1.0,
+                                            "speaker": s}) + "\n" for s in speakers))
+        return path
+
+    manifests = {"train": manifest("train", ["default", "Andy", "Jacky"]), "dev": manifest("dev", ["Mr serious"]),
+                 "test": manifest("test", ["Henrique", "Lee"])}
+    check_unseen_voices(manifests)
+    manifests["test"] = manifest("test", ["Henrique", "Jacky"])
+    with pytest.raises(ConfigError, match=r"test.jsonl: voices Jacky are also in .*train.jsonl"):
+        check_unseen_voices(manifests)

@@ -26,8 +26,9 @@ def tiny_config(corpus, run_dir, **train_kw):
     return ExperimentConfig(
         model=ModelConfig(subsample="stack", subsample_factor=2, lstm_layers=1, lstm_units=16, dropout=0.0),
         train=TrainConfig(train_manifest=m, dev_manifest=str(corpus["dev"]), test_manifest=m, batch_size=8,
-                          epochs=4, jit_compile=False, bucket_seconds=(4.0,), max_duration=6.0,
-                          feature_cache=str(run_dir / "cache"), early_stopping_patience=10, **train_kw),
+                          jit_compile=False, bucket_seconds=(4.0,), max_duration=6.0,
+                          feature_cache=str(run_dir / "cache"), early_stopping_patience=10,
+                          **{"epochs": 4, **train_kw}),
     )
 
 
@@ -56,6 +57,37 @@ def test_time_budget_stops_early(digits_corpus, tmp_path):
     config = tiny_config(digits_corpus, run_dir, max_minutes=0.001)
     summary = train(config, run_dir, progress=False)
     assert summary["stopped_for_time_budget"] and summary["epochs_completed"] == 1
+
+
+def test_init_from_starts_with_the_donor_weights(digits_corpus, tmp_path):
+    """train.init_from: the first epoch of the new run starts from the donor's weights (its dev
+    weights are the donor's); another shape or a missing file is refused, naming the option."""
+    import numpy as np
+
+    from speech_lstm.errors import ConfigError
+
+    donor_dir = tmp_path / "donor"
+    train(tiny_config(digits_corpus, donor_dir, epochs=2), donor_dir, progress=False)
+    donor, _, _ = load_run(donor_dir)
+
+    seen = {}
+
+    class FirstWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["weights"] = [w.copy() for w in self.model.get_weights()]
+
+    run_dir = tmp_path / "run"
+    train(tiny_config(digits_corpus, run_dir, epochs=1, init_from=str(donor_dir)), run_dir, progress=False,
+          callbacks=[FirstWeights()])
+    assert all(np.array_equal(a, b) for a, b in zip(seen["weights"], donor.get_weights()))
+
+    bigger = tiny_config(digits_corpus, tmp_path / "other", init_from=str(donor_dir / "best.keras"))
+    bigger = ExperimentConfig(model=ModelConfig(**{**bigger.model.__dict__, "lstm_units": 24}), train=bigger.train)
+    with pytest.raises(ConfigError, match="train.init_from: .*another model shape"):
+        train(bigger, tmp_path / "other", progress=False)
+    with pytest.raises(ConfigError, match="train.init_from: .*missing"):
+        train(tiny_config(digits_corpus, tmp_path / "x", init_from=str(tmp_path / "missing.keras")), tmp_path / "x",
+              progress=False)
 
 
 def test_word_level_model_trains_exports_and_transcribes_words(digits_corpus, tmp_path):

@@ -30,8 +30,10 @@ _SENTENCES = {"text": "sentences", "min_words": 4, "max_words": 14, "vocab_size"
 # channels (formants, tilt, EQ, band limits, codecs, noise) on half the training audio.
 CORPORA = {
     "sentences": {**_SENTENCES, "num_train": 12000, "num_dev": 400, "num_test": 500, "channel_prob": 0.5},
-    "sentences_large": {**_SENTENCES, "num_train": 46000, "num_dev": 400, "num_test": 500, "channel_prob": 0.5,
-                        "seed": 1},
+    # Bigger training sets: the same seed, so the same voice split, and the first 12,000
+    # training utterances are those of `sentences`; their dev/test splits are not used.
+    "sentences_20h": {**_SENTENCES, "num_train": 24000, "num_dev": 400, "num_test": 500, "channel_prob": 0.5},
+    "sentences_large": {**_SENTENCES, "num_train": 46000, "num_dev": 400, "num_test": 500, "channel_prob": 0.5},
     "sentences_debug": {**_SENTENCES, "num_train": 150, "num_dev": 30, "num_test": 30, "channel_prob": 0.5},
 }
 # Evaluation per config: noisy copies of the test split (babble, dB SNR), the flite set, the LM
