@@ -3,10 +3,10 @@
 
     python benchmarks/pocketsphinx_digits.py --manifest recipes/digits/data/digits/test.jsonl [--workers 2] [--json]
 
-Needs the ``bench`` extra (``pip install -e ".[bench]"``). The decoder is PocketSphinx's bundled
-en-us acoustic model and CMUdict, searching a JSGF grammar of one or more of the words "zero oh
-one two three four five six seven eight nine"; PocketSphinx itself adds optional silence and
-noise fillers at every grammar state. Audio is read as 16 kHz mono int16 PCM (other rates or
+The decoder (:mod:`speech_lstm.sphinx`, pocketsphinx 5.1.1, a main dependency) is PocketSphinx's
+bundled en-us acoustic model and CMUdict, searching a JSGF grammar of one or more of the words
+"zero oh one two three four five six seven eight nine"; PocketSphinx itself adds optional silence
+and noise fillers at every grammar state. Audio is read as 16 kHz mono int16 PCM (other rates or
 channel counts are mixed down and resampled with soxr).
 
 ``workers`` processes each build one Decoder and transcribe a share of the files, so every core
@@ -26,128 +26,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import os
-import re
 import resource
 import sys
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib.metadata import version
-from multiprocessing.pool import Pool
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import NoReturn
 
-import numpy as np
-import soundfile as sf
-import soxr
-from pocketsphinx import Decoder, get_model_path
+from speech_lstm.errors import SpeechLSTMError
+from speech_lstm.sphinx import decode_all, decoder_pool
 
-SAMPLE_RATE = 16000
 DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 GRAMMAR = f"""#JSGF V1.0;
 grammar digits;
 public <digits> = <digit>+;
 <digit> = {" | ".join(DIGIT_WORDS)};
 """
-WORKER_START_TIMEOUT_S = 120
-CHUNKSIZE = 4  # files per task: small, so both workers stay busy to the end
-_FILLER = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+)$")  # <sil>, <s>, [NOISE], ++NOISE++
-_ALTERNATE = re.compile(r"\(\d+\)$")  # two(2) -> two
-
-_decoder: Decoder | None = None  # one per worker process, built by _init_worker
-
-
-def build_decoder() -> Decoder:
-    """A Decoder with the bundled en-us model and dictionary, searching the digits grammar."""
-    decoder = Decoder(
-        hmm=get_model_path("en-us/en-us"),
-        dict=get_model_path("en-us/cmudict-en-us.dict"),
-        lm=None,
-        samprate=SAMPLE_RATE,
-        fsgusefiller=True,
-        # The lattice best path (the default) can leave the grammar: on the digits test set it
-        # returned only silence for 81 of 600 files. Take the grammar search's own Viterbi result.
-        bestpath=False,
-        loglevel="ERROR",
-    )
-    decoder.add_jsgf_string("digits", GRAMMAR)
-    decoder.activate_search("digits")
-    return decoder
-
-
-def clean_hypothesis(hypstr: str) -> str:
-    """Lowercase words joined by single spaces, without fillers or alternate-pronunciation marks."""
-    return " ".join(_ALTERNATE.sub("", w).lower() for w in hypstr.split() if not _FILLER.match(w))
-
-
-def read_pcm16(path: str) -> bytes:
-    """The file as 16 kHz mono int16 PCM bytes, the format the decoder expects."""
-    audio, rate = sf.read(path, dtype="int16", always_2d=True)
-    if rate == SAMPLE_RATE and audio.shape[1] == 1:
-        return audio.tobytes()
-    mono = audio.mean(axis=1, dtype=np.float32)
-    resampled = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
-    return np.clip(np.rint(resampled), -32768, 32767).astype(np.int16).tobytes()
-
-
-def decode_pcm(decoder: Decoder, pcm: bytes) -> str:
-    """Transcript of one whole utterance, independent of what the decoder heard before."""
-    # The model's noise removal keeps its noise estimate from file to file: without this reset,
-    # 43 of the first 300 test transcripts changed with the order the files were decoded in.
-    # pocketsphinx 5.1.1 calls start_stream() deprecated and unnecessary; it is needed here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        decoder.start_stream()
-    decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
-    hyp = decoder.hyp()
-    return clean_hypothesis(hyp.hypstr) if hyp else ""
-
-
-def _init_worker(ready: Barrier) -> None:
-    global _decoder
-    _decoder = build_decoder()
-    ready.wait()
-
-
-def _transcribe_file(path: str) -> str:
-    return decode_pcm(_decoder, read_pcm16(path))
-
-
-@contextmanager
-def decoder_pool(workers: int) -> Iterator[Pool]:
-    """A pool of ``workers`` processes, yielded once every one of them has built its Decoder."""
-    ctx = multiprocessing.get_context("spawn")  # clean workers: safe beside TF threads, honest RSS
-    ready = ctx.Barrier(workers + 1)
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(ready,))
-    try:
-        ready.wait(timeout=WORKER_START_TIMEOUT_S)
-        yield pool
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-
-
-def decode_all(pool: Pool, paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Transcripts of ``paths``, in order, decoded by the pool's workers."""
-    return pool.map(_transcribe_file, [os.fspath(p) for p in paths], chunksize=CHUNKSIZE)
-
-
-def transcribe_pocketsphinx(paths: Sequence[str | os.PathLike], workers: int = 2) -> list[str]:
-    """Transcribe audio files with the digits grammar on ``workers`` processes, in order.
-
-    Workers are spawned, so a calling script needs the usual ``if __name__ == "__main__":`` guard.
-    """
-    with decoder_pool(workers) as pool:
-        return decode_all(pool, paths)
 
 
 def load_entries(manifest: Path, limit: int | None) -> list[dict]:
@@ -183,7 +78,7 @@ def benchmark(entries: list[dict], workers: int) -> dict:
     """Decode every entry and return the figures described in the module docstring."""
     import jiwer  # here, not at the top: spawned workers re-import this module and do not need it
 
-    with decoder_pool(workers) as pool:
+    with decoder_pool(workers, GRAMMAR) as pool:
         start = time.perf_counter()
         hyps = decode_all(pool, [e["audio_filepath"] for e in entries])
         wall = time.perf_counter() - start
@@ -220,7 +115,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    result = benchmark(load_entries(args.manifest, args.limit), args.workers)
+    try:
+        result = benchmark(load_entries(args.manifest, args.limit), args.workers)
+    except SpeechLSTMError as e:  # pocketsphinx missing, an unreadable file
+        _fail(str(e))
     if args.json:
         print(json.dumps(result))
     else:

@@ -1,7 +1,6 @@
 #!/usr/bin/env python
 """The exported recognizer against PocketSphinx 5 on the same utterances and the same 2 cores.
 
-    pip install -e ".[bench]"        # PocketSphinx is a benchmark-only dependency
     python benchmarks/transcribe_speed.py --model recipes/digits/exp/default/export \
         --manifest recipes/digits/data/digits/test.jsonl
 

@@ -1,0 +1,1 @@
+"""Text to speech: phoneme text, acoustic model, vocoder, corpus and evaluation (``metrics``)."""
