@@ -291,7 +291,10 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
 
-_SECTIONS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig}
+def _sections(cls) -> dict:
+    """Section name -> section dataclass of a config class whose fields are its sections
+    (:class:`ExperimentConfig`, the TTS recipe's ``TTSConfig``)."""
+    return dict(typing.get_type_hints(cls))
 
 
 def _coerce(value, annotation, name):
@@ -347,19 +350,26 @@ def _build_section(cls, values, section):
             f"valid options in '{section}': {', '.join(sorted(fields))}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as e:  # a section's own check (ParameterError) says which value is wrong
+        raise ConfigError(f"{section}: {e}") from e
 
 
-def config_from_dict(data: dict) -> ExperimentConfig:
-    """Build a validated :class:`ExperimentConfig` from a nested mapping."""
+def config_from_dict(data: dict, cls=ExperimentConfig):
+    """Build a validated :class:`ExperimentConfig` (or another config class of sections,
+    ``cls``) from a nested mapping."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"a config must be a mapping of sections, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(_SECTIONS))
+    sections = _sections(cls)
+    unknown = sorted(set(data) - set(sections))
     if unknown:
-        raise ConfigError(f"unknown config section(s) {', '.join(unknown)}; expected {', '.join(_SECTIONS)}")
-    return ExperimentConfig(**{name: _build_section(cls, data.get(name), name) for name, cls in _SECTIONS.items()})
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown)}; expected {', '.join(sections)}")
+    return cls(**{name: _build_section(section, data.get(name), name) for name, section in sections.items()})
 
 
 def config_to_dict(config) -> dict:
@@ -375,8 +385,9 @@ def config_to_dict(config) -> dict:
     return plain(dataclasses.asdict(config))
 
 
-def load_config(path, overrides=()) -> ExperimentConfig:
-    """Read a YAML config and apply ``section.key=value`` overrides; errors name the file or option."""
+def load_config(path, overrides=(), cls=ExperimentConfig):
+    """Read a YAML config (an :class:`ExperimentConfig`, or ``cls``) and apply
+    ``section.key=value`` overrides; errors name the file or option."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -385,28 +396,29 @@ def load_config(path, overrides=()) -> ExperimentConfig:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from e
     try:
-        config = config_from_dict(data)
+        config = config_from_dict(data, cls)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from e
     return apply_overrides(config, overrides)
 
 
-def apply_overrides(config: ExperimentConfig, overrides) -> ExperimentConfig:
+def apply_overrides(config, overrides):
     """Apply ``["train.batch_size=16", ...]`` with type checks; unknown keys are rejected."""
     data = config_to_dict(config)
+    sections = _sections(type(config))
     for item in overrides or ():
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
-        if len(parts) != 2 or parts[0] not in _SECTIONS:
-            raise ConfigError(f"override key {key!r} must be one of {', '.join(s + '.<option>' for s in _SECTIONS)}")
+        if len(parts) != 2 or parts[0] not in sections:
+            raise ConfigError(f"override key {key!r} must be one of {', '.join(s + '.<option>' for s in sections)}")
         section, name = parts
-        fields = {f.name for f in dataclasses.fields(_SECTIONS[section])}
+        fields = {f.name for f in dataclasses.fields(sections[section])}
         if name not in fields:
             raise ConfigError(f"unknown option {key!r}; valid options in '{section}': {', '.join(sorted(fields))}")
         data[section][name] = value
-    return config_from_dict(data)
+    return config_from_dict(data, type(config))
 
 
 def save_config(config, path) -> None:

@@ -2,7 +2,9 @@
 
 The library keeps global state, so one :class:`ESpeak` per process; use a process pool to
 synthesize in parallel.  :meth:`ESpeak.synthesize_with_words` also returns eSpeak NG's word
-events (where each word of the text starts in the audio), for time-aligned references.
+events (where each word of the text starts in the audio), for time-aligned references;
+:meth:`ESpeak.synthesize_with_phonemes` its phoneme events (each phoneme and the sample it
+starts at), and :meth:`ESpeak.text_to_phonemes` its phonemizer alone (no audio).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from speech_lstm.errors import ParameterError, SynthesisError
 
-__all__ = ["ESpeak", "WordEvent", "english_accents", "random_variant", "voice_bank", "voice_variants"]
+__all__ = ["ESpeak", "PhonemeEvent", "WordEvent", "english_accents", "random_variant", "voice_bank", "voice_variants"]
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
@@ -26,9 +28,13 @@ _PARAMS = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "wordgap": 7}
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
+_EVENT_PHONEME = 7
+_INITIALIZE_PHONEME_EVENTS = 0x0001  # espeak_Initialize option: PHONEME events in the callback
 
 # (text_position: 1-based character index, length: characters, start: seconds from the start of the audio)
 WordEvent = tuple[int, int, float]
+# (phoneme: eSpeak NG's mnemonic with its stress mark, e.g. "'aU", "t#", "_:"; start: sample index)
+PhonemeEvent = tuple[str, int]
 
 
 class _EventId(ctypes.Union):
@@ -184,12 +190,16 @@ class ESpeak:
         except OSError as e:
             raise SynthesisError(f"cannot load libespeak-ng from espeakng-loader: {e}") from e
         self.data_path = data_path
-        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0)
+        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(),
+                                           _INITIALIZE_PHONEME_EVENTS)
         if rate <= 0:
             raise SynthesisError(f"espeak_Initialize failed (returned {rate})")
         self.sample_rate = int(rate)
         self._chunks = []
         self._words = None  # a list while synthesize_with_words runs: word events are collected
+        self._phonemes = None  # likewise for synthesize_with_phonemes
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self._lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
 
@@ -198,6 +208,8 @@ class ESpeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
         if self._words is not None and events:
             self._words.extend(_word_events(events))
+        if self._phonemes is not None and events:
+            self._phonemes.extend(_phoneme_events(events))
         return 0
 
     def set_voice(self, name: str) -> None:
@@ -252,14 +264,55 @@ class ESpeak:
         return audio, words
 
 
-def _word_events(events) -> list[WordEvent]:
-    """The WORD events of a callback's event array (address of ``espeak_EVENT[]``, type-0 terminated)."""
+    def synthesize_with_phonemes(self, text: str) -> tuple[np.ndarray, list[PhonemeEvent]]:
+        """Like :meth:`synthesize`, plus eSpeak NG's phoneme events: ``(phoneme, start_sample)``
+        for every phoneme it spoke, in order, pauses included (``"_:"`` after a clause, and a
+        zero-length ``"_"``). A phoneme lasts until the next one starts; the last one until the
+        end of the audio. The same mnemonics as :meth:`text_to_phonemes`."""
+        self._phonemes = []
+        try:
+            audio = self.synthesize(text)
+            phonemes = self._phonemes
+        finally:
+            self._phonemes = None
+        return audio, phonemes
+
+    def text_to_phonemes(self, text: str) -> list[tuple[str, list[list[str]]]]:
+        """eSpeak NG's phonemizer (``espeak_TextToPhonemes``) with the current voice, no audio
+        made: one ``(clause_text, words)`` per clause eSpeak NG found, ``words`` a list of
+        phoneme-mnemonic lists (the names :meth:`synthesize_with_phonemes` reports) and
+        ``clause_text`` the part of ``text`` the clause came from (with its punctuation)."""
+        data = text.encode("utf-8")
+        buffer = ctypes.create_string_buffer(data)
+        start = ctypes.addressof(buffer)
+        pointer = ctypes.c_char_p(start)
+        clauses, consumed = [], 0
+        while pointer.value:
+            # textmode 1: UTF-8; phonememode: mnemonics (not IPA), a space between phonemes
+            result = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, ord(" ") << 8)
+            end = ctypes.cast(pointer, ctypes.c_void_p).value
+            end = len(data) if end is None else end - start
+            words = [w.split() for w in (result or b"").decode("utf-8").split("  ") if w.strip()]
+            if words:
+                clauses.append((data[consumed:end].decode("utf-8", "replace").strip(), words))
+            consumed = end
+        return clauses
+
+
+def _events(events):
+    """The events of a callback's event array (address of ``espeak_EVENT[]``, type-0 terminated)."""
     array = ctypes.cast(events, ctypes.POINTER(_Event))
-    found = []
     i = 0
     while array[i].type != _EVENT_LIST_TERMINATED:
-        ev = array[i]
-        if ev.type == _EVENT_WORD:
-            found.append((int(ev.text_position), int(ev.length), ev.audio_position / 1000.0))
+        yield array[i]
         i += 1
-    return found
+
+
+def _phoneme_events(events) -> list[PhonemeEvent]:
+    return [(bytes(ev.id.string).split(b"\0")[0].decode("ascii", "replace"), int(ev.sample))
+            for ev in _events(events) if ev.type == _EVENT_PHONEME]
+
+
+def _word_events(events) -> list[WordEvent]:
+    return [(int(ev.text_position), int(ev.length), ev.audio_position / 1000.0)
+            for ev in _events(events) if ev.type == _EVENT_WORD]

@@ -26,8 +26,8 @@ from speech_lstm.data.manifest import write_manifest
 from speech_lstm.data.flite import FLITE_VOICES
 from speech_lstm.errors import ParameterError, SynthesisError
 
-__all__ = ["CorpusSpec", "noisy_copy", "synthesize_corpus", "synthesize_flite_set", "random_digit_string", "split_voices",
-           "text_source", "DIGIT_WORDS", "TEXT_KINDS"]
+__all__ = ["CorpusSpec", "corpus_is_current", "map_jobs", "report_crashes", "noisy_copy", "synthesize_corpus",
+           "synthesize_flite_set", "random_digit_string", "split_voices", "text_source", "DIGIT_WORDS", "TEXT_KINDS"]
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 SPLITS = ("train", "dev", "test")
@@ -324,6 +324,19 @@ def map_jobs(fn, args: list, workers: int = 2, desc: str = "", progress: bool = 
     return results, sorted(crashed)
 
 
+def corpus_is_current(meta_path, spec: dict, outputs, defaults: dict | None = None) -> bool:
+    """True when every path in ``outputs`` exists and ``meta_path`` (a corpus.json) records
+    ``spec`` (a JSON-able dict; ``defaults`` fill in options added since the corpus was made):
+    the corpus need not be made again."""
+    if not (Path(meta_path).exists() and all(Path(p).exists() for p in outputs)):
+        return False
+    try:
+        saved = {**(defaults or {}), **json.loads(Path(meta_path).read_text()).get("spec", {})}
+    except ValueError:
+        return False
+    return json.loads(json.dumps(saved)) == json.loads(json.dumps(spec))
+
+
 def synthesize_corpus(out_dir, spec: CorpusSpec = CorpusSpec(), workers: int = 2,
                             force: bool = False, progress: bool = True) -> dict[str, Path]:
     """Write ``out_dir/{train,dev,test}.jsonl`` and their WAVs; returns the manifest paths.
@@ -335,14 +348,9 @@ def synthesize_corpus(out_dir, spec: CorpusSpec = CorpusSpec(), workers: int = 2
     manifests = {s: out_dir / f"{s}.jsonl" for s in SPLITS}
     meta_path = out_dir / "corpus.json"
     spec_dict = dataclasses.asdict(spec)
-    if not force and meta_path.exists() and all(p.exists() for p in manifests.values()):
-        try:
-            defaults = dataclasses.asdict(CorpusSpec())  # options added since a corpus was made: their defaults
-            saved = {**defaults, **json.loads(meta_path.read_text()).get("spec", {})}
-            if json.loads(json.dumps(saved)) == json.loads(json.dumps(spec_dict)):
-                return manifests
-        except ValueError:
-            pass
+    # options added since a corpus was made count with their defaults
+    if not force and corpus_is_current(meta_path, spec_dict, manifests.values(), dataclasses.asdict(CorpusSpec())):
+        return manifests
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
     if spec.random_voices:
@@ -350,7 +358,7 @@ def synthesize_corpus(out_dir, spec: CorpusSpec = CorpusSpec(), workers: int = 2
     jobs, voices = _plan(spec, out_dir)
     args = [(job, spec.sample_rate, spec.channel) for job in jobs]
     entries, crashed = map_jobs(_render_star, args, workers, "synthesizing", progress)
-    failed = _report_crashes(jobs, crashed, "eSpeak NG")
+    failed = report_crashes(jobs, crashed, "eSpeak NG")
     entries = [e for e in entries if e is not None]
     for split in SPLITS:
         write_manifest([{k: v for k, v in e.items() if k != "split"} for e in entries if e["split"] == split],
@@ -361,7 +369,7 @@ def synthesize_corpus(out_dir, spec: CorpusSpec = CorpusSpec(), workers: int = 2
     return manifests
 
 
-def _report_crashes(jobs, crashed, engine) -> list[dict]:
+def report_crashes(jobs, crashed, engine) -> list[dict]:
     """Warn about (and describe, for corpus.json) jobs whose synthesizer crashed; they are left out."""
     failed = [{k: jobs[i][k] for k in ("path", "text", "voice") if k in jobs[i]} for i in crashed]
     for f in failed:
@@ -406,12 +414,8 @@ def synthesize_flite_set(out_dir, num: int = 500, min_words: int = 1, max_words:
     voices = flite_voices()  # also checks that flite is installed
     if not voices:
         raise SynthesisError("this flite offers none of the voices " + ", ".join(FLITE_VOICES))
-    if not force and manifest.exists() and meta_path.exists():
-        try:
-            if json.loads(meta_path.read_text()).get("spec") == spec:
-                return manifest
-        except ValueError:
-            pass
+    if not force and corpus_is_current(meta_path, spec, [manifest]):
+        return manifest
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
@@ -423,7 +427,7 @@ def synthesize_flite_set(out_dir, num: int = 500, min_words: int = 1, max_words:
              "gain_db": float(rng.uniform(-20.0, -1.0)), "seed": int(rng.integers(2**31))} for i in range(num)]
     args = [(job, 16000) for job in jobs]
     entries, crashed = map_jobs(_render_flite_star, args, workers, "flite", progress)
-    failed = _report_crashes(jobs, crashed, "flite")
+    failed = report_crashes(jobs, crashed, "flite")
     entries = [e for e in entries if e is not None]
     write_manifest(entries, manifest)
     meta_path.write_text(json.dumps({"spec": spec, "voices": voices, "failed": failed,
@@ -474,7 +478,7 @@ def noisy_copy(manifest, out_dir, noise: str = "babble", snr_db: float = 10.0, s
     jobs = [(e, out_dir / "wavs" / f"{i:06d}.wav", noise, float(snr_db), int(rng.integers(2**31)), sample_rate)
             for i, e in enumerate(entries)]
     mixed, crashed = map_jobs(_mix_one, jobs, workers, f"{noise} {snr_db:g} dB", progress)
-    _report_crashes([{"path": str(j[1]), "text": j[0]["text"]} for j in jobs], crashed, "babble synthesis")
+    report_crashes([{"path": str(j[1]), "text": j[0]["text"]} for j in jobs], crashed, "babble synthesis")
     mixed = [m for m in mixed if m is not None]
     write_manifest(mixed, out)
     meta_path.write_text(json.dumps(spec, indent=1))
