@@ -457,6 +457,79 @@ def cmd_music_generate(args):
     return 0
 
 
+def cmd_tts_corpus(args):
+    from speech_lstm.tts.corpus import synthesize_tts_corpus
+    from speech_lstm.tts.training import load_tts_config
+
+    config = load_tts_config(args.config, args.set)
+    manifests = synthesize_tts_corpus(args.out, config.corpus, workers=args.workers, progress=not args.quiet)
+    print(json.dumps({k: str(v) for k, v in manifests.items()}))
+    return 0
+
+
+def cmd_tts_train(args):
+    from speech_lstm.tts.training import load_tts_config, train_tts
+
+    summary = train_tts(load_tts_config(args.config, args.set), args.run_dir, force=args.force,
+                        progress=not args.quiet)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def cmd_tts_synthesize(args):
+    from speech_lstm.audio import write_audio
+    from speech_lstm.tts.synthesize import Synthesizer
+
+    if (args.text is None) == (args.text_file is None):
+        raise ConfigError("give a text or --text-file (one sentence per line), not both")
+    out = Path(args.out)
+    if args.text is not None:
+        if out.suffix.lower() not in (".wav", ".flac"):
+            raise ConfigError(f"--out {out}: expected a .wav or .flac file name")
+        jobs = [(args.text, out)]
+    else:
+        if out.suffix:
+            raise ConfigError(f"--out {out}: with --text-file, --out is a folder (one WAV per line)")
+        try:
+            lines = [line.strip() for line in Path(args.text_file).read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--text-file {args.text_file}: cannot read it ({e})") from e
+        texts = [line for line in lines if line]
+        if not texts:
+            raise ConfigError(f"--text-file {args.text_file}: no text in it")
+        jobs = [(text, out / f"{i:04d}.wav") for i, text in enumerate(texts, 1)]
+    synthesizer = Synthesizer(args.model)
+    failed = 0
+    for k, (text, path) in enumerate(jobs):
+        try:
+            result = synthesizer(text)
+        except ParameterError as e:  # nothing to say in this line: reported, the rest go on
+            _err(f"line {k + 1}: {e}")
+            failed += 1
+            continue
+        write_audio(path, result.audio, result.sample_rate, subtype="PCM_16")
+        if args.plot and k == 0:
+            from speech_lstm.plots import plot_mel_comparison
+
+            plot_mel_comparison(None, result.mel, args.plot, synthesizer.mel_spec.hop_seconds, title=text)
+        print(json.dumps({"out": str(path), "text": text, "seconds": round(len(result.audio) / result.sample_rate, 3),
+                          "phonemes": " ".join(result.phonemes),
+                          "synthesis_seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+                          "real_time_factor": round(result.real_time_factor, 3)}), flush=True)
+    return 1 if failed else 0
+
+
+def cmd_tts_evaluate(args):
+    from speech_lstm.tts.corpus import read_tts_manifest
+    from speech_lstm.tts.evaluate import evaluate_tts
+    from speech_lstm.tts.synthesize import Synthesizer
+
+    results = evaluate_tts(Synthesizer(args.model), read_tts_manifest(args.manifest), args.out, limit=args.limit,
+                           workers=args.workers, recognizer=args.recognizer, progress=not args.quiet)
+    print(json.dumps({k: v for k, v in results.items() if k != "utterances"}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
@@ -651,6 +724,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_music_generate)
+
+    tts = sub.add_parser("tts", help="text-to-speech with duration and acoustic LSTMs (one eSpeak NG voice)",
+                         formatter_class=fmt)
+    tsub = tts.add_subparsers(dest="tts_command", required=True)
+    p = tsub.add_parser("corpus", help="synthesize a config's TTS corpus (sentences, phonemes, alignments)",
+                        formatter_class=fmt)
+    p.add_argument("--config", default="recipes/tts/configs/default.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--out", required=True, help="corpus folder")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_tts_corpus)
+    p = tsub.add_parser("train", help="train the duration and acoustic models (resumes)", formatter_class=fmt)
+    p.add_argument("--config", default="recipes/tts/configs/default.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--force", action="store_true", help="start over even if the run finished")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_tts_train)
+    p = tsub.add_parser("synthesize", help="speak a text (or every line of a file) with a trained voice",
+                        formatter_class=fmt)
+    p.add_argument("text", nargs="?", default=None)
+    p.add_argument("--text-file", default=None, help="one sentence per line, each to its own WAV in --out")
+    p.add_argument("--model", required=True, help="a TTS run directory")
+    p.add_argument("--out", required=True, help="speech.wav (or .flac); with --text-file a folder")
+    p.add_argument("--plot", default=None, help="also save the (first) predicted mel spectrogram as this PNG")
+    p.set_defaults(func=cmd_tts_synthesize)
+    p = tsub.add_parser("evaluate", help="MCD, duration error, PocketSphinx WER and speed on a TTS manifest",
+                        formatter_class=fmt)
+    p.add_argument("manifest", help="a TTS corpus manifest, e.g. data/tts/test.jsonl")
+    p.add_argument("--model", required=True, help="a TTS run directory")
+    p.add_argument("--out", required=True, help="folder for the WAVs and results.json")
+    p.add_argument("--limit", type=int, default=None, help="only the first N sentences")
+    p.add_argument("--recognizer", default=None, help="also score with this speech_lstm recognizer (export or run)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_tts_evaluate)
     return parser
 
 

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from speech_lstm.errors import ParameterError  # noqa: E402
 
 __all__ = ["plot_training_curves", "plot_features_alignment", "plot_gates", "plot_word_timings", "plot_piano_roll",
-           "plot_voices"]
+           "plot_voices", "plot_tts_training", "plot_mel_comparison"]
 
 
 def _read_log(csv_path):
@@ -269,6 +269,62 @@ def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int 
     what = f'"{trace.text}"' if trace.text else Path(trace.source).name
     chosen = "chosen" if units is not None else f"by cell-state {sort}"
     fig.suptitle(f"{trace.layer} ({direction}), {len(idx)} of {arrays['c'].shape[1]} units {chosen}: {what}", y=0.995)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_tts_training(duration_log, acoustic_log, out_png) -> Path:
+    """Train and dev loss per epoch of the TTS duration model (MSE of log frames) and acoustic
+    model (L1 of the normalised log-mel, before and after the post-net), from Keras CSV logs."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    panels = ((duration_log, (("loss", "train"), ("val_loss", "dev")), "duration model: MSE of log(1 + frames)"),
+              (acoustic_log, (("mel_loss", "train"), ("val_mel_loss", "dev"),
+                              ("mel_postnet_loss", "train, post-net"), ("val_mel_postnet_loss", "dev, post-net")),
+               "acoustic model: L1 of the normalised log-mel"))
+    for ax, (log, keys, title) in zip(axes, panels):
+        cols = _read_log(log) if Path(log).exists() else {}
+        epochs = np.array(cols.get("epoch", [])) + 1
+        for key, label in keys:
+            if key in cols:
+                ax.plot(epochs, cols[key], marker="o", ms=3, label=label)
+        ax.set(title=title, xlabel="epoch", ylabel="loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_mel_comparison(reference, synthesized, out_png, hop_seconds: float, title: str = "",
+                        boundaries=None) -> Path:
+    """Log-mel spectrograms [frames, n_mels] one above the other, on one time axis and colour
+    scale: the reference recording (None: left out) and the synthesized speech.
+    ``boundaries``: optional phoneme starts per panel, ``[[(frame, label), ...], ...]``."""
+    mels = [np.asarray(m) for m in (reference, synthesized) if m is not None]
+    names = [n for m, n in zip((reference, synthesized),
+                               ("reference (eSpeak NG)", "synthesized (LSTMs + Griffin-Lim)")) if m is not None]
+    if not mels or any(m.ndim != 2 for m in mels) or len({m.shape[1] for m in mels}) != 1:
+        raise ParameterError(f"expected [frames, n_mels] arrays with the same bands, got {[m.shape for m in mels]}")
+    lo, hi = min(m.min() for m in mels), max(m.max() for m in mels)
+    span = max(len(m) for m in mels) * hop_seconds
+    fig, axes = plt.subplots(len(mels), 1, figsize=(11, 2.9 * len(mels)), sharex=True, squeeze=False)
+    for k, (ax, m, name) in enumerate(zip(axes[:, 0], mels, names)):
+        image = ax.imshow(m.T, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi,
+                          extent=(0, len(m) * hop_seconds, 0, m.shape[1]))
+        if boundaries is not None:
+            for frame, label in boundaries[k]:
+                ax.axvline(frame * hop_seconds, color="white", lw=0.5, alpha=0.5)
+                ax.text(frame * hop_seconds + 0.003, m.shape[1] - 2, label, color="white", fontsize=6, va="top")
+        ax.set(ylabel="mel band", title=name, xlim=(0, span))
+        fig.colorbar(image, ax=ax, label="ln magnitude", pad=0.01)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png, dpi=110)
