@@ -140,7 +140,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _best_from_log(log_path, key):
+def best_from_log(log_path, key):
     if not log_path.exists():
         return None
     with open(log_path, newline="") as f:
@@ -234,7 +234,7 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     log_path = run_dir / "train_log.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_cer", mode="min",
                                                  save_best_only=True)
-    previous_best = _best_from_log(log_path, "val_cer")
+    previous_best = best_from_log(log_path, "val_cer")
     if previous_best is not None:  # resumed: do not let a worse epoch replace best.keras
         checkpoint.best = previous_best
     budget = TimeBudget(tc.max_minutes) if tc.max_minutes else None
@@ -276,8 +276,8 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
         "dropped_for_duration": {"train": dropped_train, "dev": dropped_dev},
         "median_epoch_seconds": round(float(np.median(epoch_secs)), 1) if epoch_secs else None,
         "median_audio_sec_per_sec": round(float(np.median(rates)), 1) if rates else None,
-        "best_val_cer": _best_from_log(log_path, "val_cer"),
-        "best_val_wer": _best_from_log(log_path, "val_wer"),
+        "best_val_cer": best_from_log(log_path, "val_cer"),
+        "best_val_wer": best_from_log(log_path, "val_wer"),
         "params": int(model.count_params()),
         "last_epoch_history": {k: float(v[-1]) for k, v in history.history.items() if v},
     }

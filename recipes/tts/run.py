@@ -5,7 +5,7 @@ held-out test sentences and score them (mel-cepstral distortion, duration error,
 WER next to its WER on the reference recordings, real-time factor) -> a mel-spectrogram figure
 and one sentence spoken from the command line.
 
-    python recipes/tts/run.py                  # default config (about 30 minutes on 2 cores)
+    python recipes/tts/run.py                  # default config (about 22 minutes on 2 cores)
     python recipes/tts/run.py --config debug   # every stage in a few minutes (figures mean nothing)
 
 Every stage skips work already done (``--force`` retrains). Paths in the configs are relative

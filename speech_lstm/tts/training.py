@@ -153,12 +153,12 @@ def _fit(model, train_ds, dev_ds, epochs, run_dir: Path, name: str, monitor: str
     """Keras fit with best-on-dev (``monitor``) checkpoint ``<name>.keras``, CSV log, resume and budget."""
     import keras
 
-    from speech_lstm.training import TimeBudget, _best_from_log
+    from speech_lstm.training import TimeBudget, best_from_log
 
     log = run_dir / f"{name}_log.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / f"{name}.keras"), monitor=monitor,
                                                  mode="min", save_best_only=True)
-    previous = _best_from_log(log, monitor)
+    previous = best_from_log(log, monitor)
     if previous is not None:
         checkpoint.best = previous
     budget = TimeBudget(max_minutes) if max_minutes else None
@@ -169,7 +169,7 @@ def _fit(model, train_ds, dev_ds, epochs, run_dir: Path, name: str, monitor: str
     model.fit(train_ds, validation_data=dev_ds, epochs=epochs, callbacks=callbacks, shuffle=False,
               verbose=1 if progress else 2)
     return {"seconds": round(time.perf_counter() - t0, 1), "stopped_for_time_budget": bool(budget and budget.stopped_for_budget),
-            f"best_{monitor}": _best_from_log(log, monitor), "epochs": _log_rows(log)}
+            f"best_{monitor}": best_from_log(log, monitor), "epochs": _log_rows(log)}
 
 
 def _log_rows(path) -> int:
