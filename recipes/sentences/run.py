@@ -6,6 +6,7 @@ and on sentences spoken by flite (another synthesizer, never trained on).
 
     python recipes/sentences/run.py                  # default config (about an hour on 2 cores)
     python recipes/sentences/run.py --config debug   # a smoke run of every stage in a few minutes
+    python recipes/sentences/run.py --config long    # after default: its model, 95 more minutes on 21 hours
     python recipes/sentences/run.py --config large   # for a GPU: 40 hours of audio, a 5 x 320 BiLSTM
 
 Every stage skips work already done (``--force`` redoes training). Paths in the configs are
