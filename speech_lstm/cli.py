@@ -500,21 +500,21 @@ def cmd_tts_synthesize(args):
         jobs = [(text, out / f"{i:04d}.wav") for i, text in enumerate(texts, 1)]
     synthesizer = Synthesizer(args.model)
     failed = 0
-    for k, (text, path) in enumerate(jobs):
+    for line, (text, path) in enumerate(jobs, 1):
         try:
             result = synthesizer(text)
         except ParameterError as e:  # nothing to say in this line: reported, the rest go on
-            _err(f"line {k + 1}: {e}")
+            _err(f"sentence {line}: {e}")
             failed += 1
             continue
         write_audio(path, result.audio, result.sample_rate, subtype="PCM_16")
-        if args.plot and k == 0:
+        if args.plot and line == 1:
             from speech_lstm.plots import plot_mel_comparison
 
             plot_mel_comparison(None, result.mel, args.plot, synthesizer.mel_spec.hop_seconds, title=text)
         print(json.dumps({"out": str(path), "text": text, "seconds": round(len(result.audio) / result.sample_rate, 3),
                           "phonemes": " ".join(result.phonemes),
-                          "synthesis_seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+                          "synthesis_seconds": {stage: round(s, 3) for stage, s in result.seconds.items()},
                           "real_time_factor": round(result.real_time_factor, 3)}), flush=True)
     return 1 if failed else 0
 

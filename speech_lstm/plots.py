@@ -17,6 +17,14 @@ __all__ = ["plot_training_curves", "plot_features_alignment", "plot_gates", "plo
            "plot_voices", "plot_tts_training", "plot_mel_comparison"]
 
 
+def _save(fig, out_png) -> Path:
+    """Write ``fig`` as a PNG (110 dpi) and close it; returns the path."""
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def _read_log(csv_path):
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -56,10 +64,7 @@ def plot_training_curves(csv_path, out_png, title: str = "training") -> Path:
         a.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_features_alignment(
@@ -115,10 +120,7 @@ def plot_features_alignment(
     if title:
         fig.suptitle(title, y=0.995)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_word_timings(waveform, sample_rate: int, offset: float, words, out_png, ref_words=None, segments=None,
@@ -153,10 +155,7 @@ def plot_word_timings(waveform, sample_rate: int, offset: float, words, out_png,
                plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.6, label="speech segment")]
     ax.legend(handles=handles[: 1 + (ref_words is not None) + (segments is not None)], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_piano_roll(roll, out_png, title: str = "piano roll", primer_frames: int = 0, lowest: int = 21) -> Path:
@@ -183,10 +182,7 @@ def _finish_pitch_plot(fig, ax, low: int, high: int, title: str, out_png) -> Pat
     ax.set_yticks(ticks, [f"{_PITCH_NAMES[p % 12]}{p // 12 - 1}" for p in ticks])
     ax.set(xlabel="quarter notes", ylabel="pitch", title=title)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
@@ -270,10 +266,7 @@ def plot_gates(trace, out_png, direction: str = "forward", units=None, top: int 
     chosen = "chosen" if units is not None else f"by cell-state {sort}"
     fig.suptitle(f"{trace.layer} ({direction}), {len(idx)} of {arrays['c'].shape[1]} units {chosen}: {what}", y=0.995)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_tts_training(duration_log, acoustic_log, out_png) -> Path:
@@ -294,10 +287,7 @@ def plot_tts_training(duration_log, acoustic_log, out_png) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_mel_comparison(reference, synthesized, out_png, hop_seconds: float, title: str = "",
@@ -326,7 +316,4 @@ def plot_mel_comparison(reference, synthesized, out_png, hop_seconds: float, tit
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)

@@ -25,11 +25,10 @@ from speech_lstm.files import atomic_write
 __all__ = ["evaluate_tts"]
 
 
-def _recognizer_wer(recognizer_path, paths, texts) -> float:
-    from speech_lstm.transcribe import load_recognizer, transcribe_files
+def _recognizer_wer(recognizer, paths, texts) -> float:
+    from speech_lstm.transcribe import transcribe_files
     from speech_lstm.tts.metrics import word_error_rate
 
-    recognizer = load_recognizer(recognizer_path)
     hyps = {str(p): (t.text if not isinstance(t, Exception) else "")
             for p, t in transcribe_files(recognizer, paths, progress=False)}
     return word_error_rate(texts, [hyps[str(p)] for p in paths])
@@ -110,12 +109,13 @@ def evaluate_tts(synthesizer, entries, out_dir, limit: int | None = None, worker
         "utterances": rows,
     }
     if recognizer is not None:
-        results["recognizer"] = {"model": str(recognizer),
-                                 "wer": {"reference": _recognizer_wer(recognizer, refs, texts),
-                                         "synthesized": _recognizer_wer(recognizer, [r["synthesized"] for r in rows],
-                                                                        texts),
-                                         "vocoded_reference": _recognizer_wer(recognizer, [r["vocoded"] for r in rows],
-                                                                              texts)}}
+        from speech_lstm.transcribe import load_recognizer
+
+        model = load_recognizer(recognizer)
+        results["recognizer"] = {"model": str(recognizer), "wer": {
+            name: _recognizer_wer(model, paths, texts)
+            for name, paths in (("reference", refs), ("synthesized", [r["synthesized"] for r in rows]),
+                                ("vocoded_reference", [r["vocoded"] for r in rows]))}}
     with atomic_write(out_dir / "results.json") as f:
         json.dump(results, f, indent=1)
     return results
