@@ -9,6 +9,7 @@ __all__ = [
     "ParameterError",
     "AudioLoadError",
     "ManifestError",
+    "CorpusLayoutError",
     "ConfigError",
     "SynthesisError",
 ]
@@ -53,6 +54,10 @@ class ManifestError(SpeechLSTMError):
 
     def __reduce__(self):
         return (type(self), (str(self), ()))
+
+
+class CorpusLayoutError(ManifestError):
+    """A corpus folder given to an importer lacks a file or folder its layout needs (named)."""
 
 
 class ConfigError(SpeechLSTMError, ValueError):
