@@ -101,6 +101,62 @@ def cmd_validate(args):
     return status
 
 
+IMPORT_CORPORA = ("librispeech", "common_voice", "ljspeech", "fsdd", "speech_commands", "timit", "nemo", "folder")
+# options of `import` that belong to some corpora only: dest -> those corpora
+_IMPORT_OPTIONS = {"subsets": ("librispeech",), "splits": ("common_voice",), "dev": ("ljspeech",),
+                   "test": ("ljspeech",), "seed": ("ljspeech",), "include_sa": ("timit",), "split": ("nemo", "folder")}
+
+
+def cmd_import(args):
+    from speech_lstm.data.importers import IMPORTERS
+    from speech_lstm.errors import CorpusLayoutError
+
+    options = {}
+    for dest, corpora in _IMPORT_OPTIONS.items():
+        if getattr(args, dest) is not None:
+            if args.corpus not in corpora:
+                raise ConfigError(f"--{dest.replace('_', '-')} is an option of {' and '.join(corpora)} imports, "
+                                  f"not of {args.corpus}")
+            options[dest] = getattr(args, dest)
+    try:
+        result = IMPORTERS[args.corpus](args.src, args.out, min_duration=args.min_duration,
+                                        max_duration=args.max_duration, workers=args.workers, force=args.force,
+                                        progress=not args.quiet, **options)
+    except CorpusLayoutError as e:  # pointed at the wrong folder: a usage error
+        _err(str(e))
+        return 2
+    for split, kept in result.kept.items():
+        where = result.manifests.get(split) or "nothing kept, no manifest written"
+        print(f"{split}: {kept} utterances, {result.hours[split]:.2f} h -> {where}")
+    if result.dropped:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in result.dropped.items())
+        print(f"dropped {sum(result.dropped.values())} ({reasons}): examples in {result.report}", file=sys.stderr)
+    if result.up_to_date:
+        print(f"up to date: {result.report} records this source and these options (--force to redo)")
+    empty = [split for split, kept in result.kept.items() if not kept]
+    if empty:
+        _err(f"no utterance kept for {', '.join(empty)}")
+    return 1 if empty else 0
+
+
+def cmd_features_extract(args):
+    from speech_lstm.config import FeatureConfig, load_config
+    from speech_lstm.data.store import extract_features
+
+    features = load_config(args.config, args.set).features if args.config else FeatureConfig()
+    if args.set and not args.config:
+        raise ConfigError("--set needs --config (it overrides the config's features: section)")
+    if args.workers < 1 or args.shard_size < 1:
+        raise ConfigError(f"--workers and --shard-size must be >= 1, got {args.workers} and {args.shard_size}")
+    index = extract_features(args.manifest, args.out, features, workers=args.workers, shard_size=args.shard_size,
+                             force=args.force, progress=not args.quiet)
+    for f in index["failed"]:
+        _err(f"{f['audio_filepath']}: {f['error']}")
+    print(f"{args.out}: {index['utterances']} utterances, {index['hours']:.2f} h, {len(index['shards'])} shard(s), "
+          f"{len(index['failed'])} failed")
+    return 1 if index["failed"] else 0
+
+
 def cmd_train(args):
     from speech_lstm.config import load_config
     from speech_lstm.training import train
@@ -583,6 +639,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-duration", type=float, default=0.05)
     p.add_argument("--max-duration", type=float, default=60.0)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("import", help="turn a corpus (LibriSpeech, Common Voice, LJSpeech, FSDD, Speech Commands, "
+                       "TIMIT, a NeMo manifest, a folder of audio + .txt) into JSONL manifests", formatter_class=fmt,
+                       description="Writes <out>/<split>.jsonl per split and import_report.json (kept and dropped "
+                       "utterances by reason). Bad items are dropped and counted, never fatal: exit 0; 1 when a split "
+                       "kept nothing; 2 when SRC lacks the corpus layout. The layouts: "
+                       "speech_lstm/data/importers.py.")
+    p.add_argument("corpus", choices=IMPORT_CORPORA)
+    p.add_argument("src", help="the corpus folder (nemo: the JSONL manifest)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--subsets", nargs="+", default=None, help="librispeech: subset folders (default: all found)")
+    p.add_argument("--splits", nargs="+", default=None,
+                   help="common_voice: the <name>.tsv tables to import (default: train dev test)")
+    p.add_argument("--dev", type=int, default=None, help="ljspeech: utterances held out into dev.jsonl (default 0)")
+    p.add_argument("--test", type=int, default=None, help="ljspeech: utterances held out into test.jsonl (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="ljspeech: seed of the dev/test draw (default 0)")
+    p.add_argument("--include-sa", action="store_true", default=None, help="timit: keep the SA sentences")
+    p.add_argument("--split", default=None,
+                   help="nemo, folder: the output manifest's name (default: the source manifest's name; train)")
+    p.add_argument("--min-duration", type=float, default=0.0, help="seconds; shorter utterances are dropped")
+    p.add_argument("--max-duration", type=float, default=None, help="seconds; longer utterances are dropped")
+    p.add_argument("--workers", type=int, default=4, help="threads reading audio headers")
+    p.add_argument("--force", action="store_true", help="redo even if the import is up to date")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("features", help="a feature store: features computed once into sharded TFRecord files",
+                       formatter_class=fmt)
+    fsub = p.add_subparsers(dest="features_command", required=True)
+    q = fsub.add_parser("extract", help="featurize a manifest into sharded TFRecords with an index (resumes; "
+                                        "train from it with train.feature_store)", formatter_class=fmt)
+    q.add_argument("manifest")
+    q.add_argument("--out", required=True, help="store directory")
+    q.add_argument("--config", default=None, help="YAML config whose features: section to use (default: defaults)")
+    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config option")
+    q.add_argument("--workers", type=int, default=2, help="worker processes (one shard each at a time)")
+    q.add_argument("--shard-size", type=int, default=1000, help="utterances per shard")
+    q.add_argument("--force", action="store_true", help="redo every shard")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_features_extract)
 
     p = sub.add_parser("train", help="train a BiLSTM-CTC recognizer", formatter_class=fmt)
     p.add_argument("--config", required=True, help="YAML config (recipes/<name>/configs/*.yaml)")

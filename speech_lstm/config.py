@@ -169,6 +169,11 @@ class TrainConfig:
     init_from: a trained recognizer (a run directory or ``.keras`` file, relative to the current
     directory) whose weights start this run instead of random ones: the same model, features and
     vocabulary (fine-tuning, or continuing a run under a new schedule or on more data).
+    feature_store: a store made from ``train_manifest`` with the same features
+    (``speech-lstm features extract``): training reads its TFRecord shards, ``shard_size``
+    utterances each, ``interleave`` shards at a time, instead of featurizing audio. Without one,
+    training forms shards of ``shard_size`` utterances the same way, so a store made with that
+    shard size gives the same batches.
     """
 
     train_manifest: str = "data/digits/train.jsonl"
@@ -188,7 +193,10 @@ class TrainConfig:
     min_duration: float = 0.1
     max_duration: float = 20.0
     shuffle_buffer: int = 10000
+    shard_size: int = 1000
+    interleave: int = 4
     feature_cache: str | None = "data/feature_cache"
+    feature_store: str | None = None
     spec_augment: bool = True
     spec_time_masks: int = 2
     spec_time_width: float = 0.05
@@ -216,6 +224,8 @@ class TrainConfig:
         object.__setattr__(self, "bucket_seconds", edges)
         _check(0 <= self.min_duration < self.max_duration, "train.min_duration must be >= 0 and < train.max_duration")
         _check(self.max_minutes >= 0, f"train.max_minutes must be >= 0, got {self.max_minutes}")
+        _check(self.shard_size >= 1 and self.interleave >= 1,
+               f"train.shard_size and train.interleave must be >= 1, got {self.shard_size} and {self.interleave}")
         _check(min(self.spec_time_masks, self.spec_freq_masks, self.spec_freq_width) >= 0 and
                0 <= self.spec_time_width <= 0.5,
                "train.spec_time_masks, spec_freq_masks and spec_freq_width must be >= 0 and spec_time_width "

@@ -21,6 +21,7 @@ import numpy as np
 from speech_lstm.config import ExperimentConfig, config_to_dict, feature_config_from_dict, load_config, save_config
 from speech_lstm.data.manifest import read_manifest, validate_manifest
 from speech_lstm.data.pipeline import make_dataset, warm_feature_cache
+from speech_lstm.data.store import FeatureStore
 from speech_lstm.errors import ConfigError, ManifestError
 from speech_lstm.evaluate import error_rates, inference_function, predict_dataset
 from speech_lstm.features import FeatureCache
@@ -200,16 +201,22 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     dev_entries, dropped_dev = prepare_entries(tc.dev_manifest, vocab, tc.min_duration, tc.max_duration, "dev")
     bucket_seconds = tuple(b for b in tc.bucket_seconds if b < tc.max_duration) + (tc.max_duration,)
 
-    cache = None
+    cache = store = None
+    if tc.feature_store:
+        store = FeatureStore(tc.feature_store)
+        store.check_features(fc)
+        store.positions(train_entries)  # every training utterance is in the store, or a ConfigError now
     if tc.feature_cache:
-        warm_feature_cache(train_entries + dev_entries, fc, tc.feature_cache, workers=min(2, os.cpu_count() or 1))
+        warm_feature_cache((dev_entries if store else train_entries + dev_entries), fc, tc.feature_cache,
+                           workers=min(2, os.cpu_count() or 1))
         cache = FeatureCache(tc.feature_cache, fc)
     train_ds = make_dataset(train_entries, fc, vocab, tc.batch_size, bucket_seconds, training=True, cache=cache,
                             spec_augment_on=tc.spec_augment,
                             spec_augment_params={"time_masks": tc.spec_time_masks, "time_width": tc.spec_time_width,
                                                  "freq_masks": tc.spec_freq_masks, "freq_width": tc.spec_freq_width},
                             shuffle_buffer=tc.shuffle_buffer, seed=tc.seed,
-                            pad_to_edges=tc.jit_compile)
+                            pad_to_edges=tc.jit_compile, store=store, shard_size=tc.shard_size,
+                            cycle_length=tc.interleave)
     dev_eval = dev_entries[: tc.dev_eval_limit] if tc.dev_eval_limit else dev_entries
     dev_eval_ds = make_dataset(dev_eval, fc, vocab, tc.batch_size, bucket_seconds, training=False, cache=cache,
                                pad_to_edges=False)

@@ -70,6 +70,9 @@ def make_dataset(
     shuffle_buffer: int = 10000,
     seed: int = 0,
     pad_to_edges: bool = True,
+    store=None,
+    shard_size: int = 1000,
+    cycle_length: int = 4,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over manifest ``entries``.
 
@@ -80,6 +83,13 @@ def make_dataset(
     :func:`~speech_lstm.data.augment.spec_augment`) and drops the last partial batch of each bucket so batch shapes
     stay fixed. ``pad_to_edges`` pads each batch to its bucket's upper edge (a few repeated
     shapes, for jit_compile); otherwise batches are padded to their longest utterance only.
+
+    Order: the entries form shards (``store``'s shards, else runs of ``shard_size`` entries);
+    for training the shards are shuffled and read ``cycle_length`` at a time, interleaved
+    one element each, then shuffled again through ``shuffle_buffer``. ``store``
+    (a :class:`~speech_lstm.data.store.FeatureStore` holding every entry) reads the features
+    from its TFRecord shards instead of the audio; with the same shard layout and ``seed``
+    both sources give the same batches. Every stage is deterministic for a given ``seed``.
     """
     if batch_size < 1:
         raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
@@ -93,9 +103,7 @@ def make_dataset(
     label_width = -(-max(len(lab) for lab in labels) // 16) * 16
     entries = list(entries)
 
-    def load(index, aug_seed):
-        i = int(index)
-        feats = load_features(entries[i], feature_config, cache)
+    def finish(i, feats, aug_seed):
         if feats.shape[0] > max_frames:
             raise ParameterError(
                 f"{entries[i]['audio_filepath']}: {feats.shape[0]} frames exceed the last bucket "
@@ -105,8 +113,19 @@ def make_dataset(
             feats = spec_augment(feats, np.random.default_rng(int(aug_seed)), **(spec_augment_params or {}))
         return feats, labels[i]
 
-    def map_fn(index, aug_seed):
-        feats, lab = tf.numpy_function(load, [index, aug_seed], [tf.float32, tf.int32], stateful=False)
+    def load(index, aug_seed):
+        i = int(index)
+        return finish(i, load_features(entries[i], feature_config, cache), aug_seed)
+
+    def load_store(index, feats, aug_seed):
+        return finish(int(index), feats, aug_seed)
+
+    def map_fn(index, aug_seed, feats=None):
+        if feats is None:
+            feats, lab = tf.numpy_function(load, [index, aug_seed], [tf.float32, tf.int32], stateful=False)
+        else:
+            feats, lab = tf.numpy_function(load_store, [index, feats, aug_seed], [tf.float32, tf.int32],
+                                           stateful=False)
         feats.set_shape([None, feature_config.feature_dim])
         lab.set_shape([None])
         return {
@@ -117,16 +136,20 @@ def make_dataset(
             "index": index,
         }
 
+    ds = _ordered_elements(entries, store, shard_size, cycle_length if training else 1, training, seed,
+                           feature_config.feature_dim)
     rng = np.random.default_rng(seed)
-    ds = tf.data.Dataset.from_tensor_slices(np.arange(len(entries), dtype=np.int64))
     if training:
         ds = ds.shuffle(min(shuffle_buffer, len(entries)), seed=seed, reshuffle_each_iteration=True)
         # One fresh augmentation seed per element per epoch, reproducible from `seed`.
         seeds = tf.data.Dataset.random(seed=int(rng.integers(2**31)))
         ds = tf.data.Dataset.zip((ds, seeds))
     else:
-        ds = ds.map(lambda i: (i, tf.constant(0, tf.int64)))
-    ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+        ds = ds.map(lambda *x: (x[0] if len(x) == 1 else x, tf.constant(0, tf.int64)))
+    if store is None:
+        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(lambda x, aug: map_fn(x[0], aug, x[1]), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     boundaries = edges[:-1] if len(edges) > 1 else edges
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda x: x["feature_lengths"],
@@ -155,6 +178,45 @@ def make_dataset(
         )
     )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _ordered_elements(entries, store, shard_size, cycle_length, shuffle_shards, seed, feature_dim):
+    """Entry indices (int64), or (index, features) pairs read from ``store``, shard by shard:
+    shards shuffled when ``shuffle_shards``, ``cycle_length`` of them interleaved."""
+    if store is None:
+        if shard_size < 1:
+            raise ParameterError(f"shard_size must be >= 1, got {shard_size}")
+        n = len(entries)
+        lengths = [min(shard_size, n - s) for s in range(0, n, shard_size)]
+        flat = np.arange(n, dtype=np.int64)
+    else:
+        table = store.positions(entries)
+        rows = [table[s["first"]:s["first"] + s["size"]] for s in store.index["shards"]]
+        lengths = [int((r >= 0).sum()) for r in rows]
+        flat = np.concatenate([r[r >= 0] for r in rows]).astype(np.int64)
+    num_shards = len(lengths)
+    shard_ids = tf.data.Dataset.range(num_shards)
+    if shuffle_shards:
+        shard_ids = shard_ids.shuffle(num_shards, seed=seed, reshuffle_each_iteration=True)
+    cycle = max(1, min(cycle_length, num_shards))
+    if store is None:
+        rows_t = tf.RaggedTensor.from_row_lengths(flat, np.asarray(lengths, np.int64))
+        return shard_ids.interleave(lambda k: tf.data.Dataset.from_tensor_slices(rows_t[k]), cycle_length=cycle,
+                                    block_length=1)
+    files = tf.constant([str(f) for f in store.files])
+    table_t = tf.constant(table)
+    spec = {"position": tf.io.FixedLenFeature([], tf.int64), "features": tf.io.FixedLenFeature([], tf.string)}
+
+    def parse(record):
+        x = tf.io.parse_single_example(record, spec)
+        feats = tf.reshape(tf.io.decode_raw(x["features"], tf.float32), [-1, feature_dim])
+        return tf.gather(table_t, x["position"]), feats
+
+    def read_shard(k):  # entries not asked for are dropped inside the shard, so both sources interleave alike
+        return tf.data.TFRecordDataset(files[k]).map(parse).filter(lambda i, f: i >= 0)
+
+    return shard_ids.interleave(read_shard, cycle_length=cycle, block_length=1,
+                                num_parallel_calls=cycle, deterministic=True)
 
 
 def _pad_to_edge(batch, edges, label_width):

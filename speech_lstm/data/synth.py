@@ -277,7 +277,8 @@ def _render_star(args):
     return _render(*args)
 
 
-def map_jobs(fn, args: list, workers: int = 2, desc: str = "", progress: bool = True) -> tuple[list, list[int]]:
+def map_jobs(fn, args: list, workers: int = 2, desc: str = "", progress: bool = True,
+             unit: str = "utt") -> tuple[list, list[int]]:
     """``[fn(a) for a in args]`` in ``workers`` spawned processes, surviving jobs that crash
     their process (eSpeak NG segfaults on rare voice and text combinations).
 
@@ -291,7 +292,7 @@ def map_jobs(fn, args: list, workers: int = 2, desc: str = "", progress: bool = 
     from concurrent.futures.process import BrokenProcessPool
 
     results, crashed = [None] * len(args), []
-    bar = tqdm(total=len(args), desc=desc, unit="utt", disable=not progress)
+    bar = tqdm(total=len(args), desc=desc, unit=unit, disable=not progress)
     if workers <= 1:
         for i, a in enumerate(args):
             results[i] = fn(a)
