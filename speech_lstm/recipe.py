@@ -8,7 +8,8 @@ from pathlib import Path
 
 from speech_lstm.errors import ConfigError
 
-__all__ = ["stage", "synthesize_corpora", "check_unseen_voices", "recipe_arguments", "load_recipe_config", "prepare_and_train"]
+__all__ = ["stage", "synthesize_corpora", "check_unseen_voices", "recipe_arguments", "load_recipe_config", "prepare_and_train",
+           "build_lm", "tune_lm_weights", "evaluate_sets", "export_and_check"]
 
 
 def stage(name: str) -> float:
@@ -55,14 +56,20 @@ def check_unseen_voices(manifests: dict) -> None:
                               f"the {split} split must hold voices never heard in training")
 
 
-def recipe_arguments(doc: str, argv=None):
-    """The command line every recipe takes: ``--config NAME|PATH``, ``--set``, ``--force``."""
+def recipe_arguments(doc: str, argv=None, source: str | None = None, out=None):
+    """The command line every recipe takes: ``--config NAME|PATH``, ``--set``, ``--force``; plus
+    a required ``--source`` (described by ``source``) for a recipe over a corpus the user brings,
+    and ``--out`` (default ``out``) for one that can write its data and runs elsewhere."""
     import argparse
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="default", help="a name in configs/ or a YAML path")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--force", action="store_true", help="retrain even if the run finished")
+    if source:
+        parser.add_argument("--source", required=True, help=source)
+    if out is not None:
+        parser.add_argument("--out", default=str(out), help="folder for data/ and exp/ (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -104,3 +111,70 @@ def prepare_and_train(config, corpora: dict, run_dir, force: bool, timings: dict
     print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
     timings["train"] = time.perf_counter() - t
     return manifests, summary
+
+
+def build_lm(run_dir, train_manifest, train_entries, order: int = 3) -> Path:
+    """A word ``order``-gram LM (``run_dir/lm.arpa``) from the training transcripts; rebuilt only
+    when the training manifest or the order changed (``lm.json`` records them)."""
+    from speech_lstm.lm import build_arpa
+
+    lm, info_path = Path(run_dir) / "lm.arpa", Path(run_dir) / "lm.json"
+    source = str(Path(train_manifest).resolve())
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if not lm.exists() or info.get("source") != source or info.get("order") != order:
+        info = {**build_arpa((e["text"] for e in train_entries), lm, order=order), "source": source}
+        info_path.write_text(json.dumps(info, indent=1))
+    print(f"{lm}: {info['order']}-gram, {info['sentences']} sentences, {info['words']} words, n-grams {info['ngrams']}")
+    return lm
+
+
+def tune_lm_weights(run_dir, model, fc, vocab, dev_entries, lm, alphas, betas, beam_width):
+    """Grid-search the LM weight and word bonus on ``dev_entries`` (``run_dir/lm_tune.json``);
+    returns the DecodeOptions of the best pair."""
+    from speech_lstm.config import DecodeOptions
+    from speech_lstm.evaluate import collect_logits, tune_lm
+
+    tuned = tune_lm(collect_logits(model, dev_entries, fc, vocab), [e["text"] for e in dev_entries], vocab, lm,
+                    alphas, betas, beam_width)
+    (Path(run_dir) / "lm_tune.json").write_text(json.dumps(tuned, indent=1))
+    best = tuned["best"]
+    print(f"dev ({len(dev_entries)} utterances): greedy WER {100 * tuned['greedy']['wer']:.2f} %; best alpha "
+          f"{best['alpha']} beta {best['beta']}: WER {100 * best['wer']:.2f} %")
+    return DecodeOptions("beam", beam_width, lm=str(lm), alpha=best["alpha"], beta=best["beta"])
+
+
+def evaluate_sets(run_dir, model, fc, vocab, sets: dict, lm_options) -> dict:
+    """Greedy and LM-decoded WER/CER of each manifest in ``sets`` (name -> path), written as
+    ``<name>`` and ``<name>_lm`` into the run's results.json / RESULTS.md; returns the results."""
+    from speech_lstm.config import DecodeOptions
+    from speech_lstm.data.manifest import read_manifest
+    from speech_lstm.evaluate import evaluate_model, write_results
+
+    results = {}
+    for set_name, manifest in sets.items():
+        entries = read_manifest(manifest)
+        for suffix, options in (("", DecodeOptions()), ("_lm", lm_options)):
+            r = evaluate_model(model, entries, fc, vocab, batch_size=32, options=options)
+            r["manifest"] = str(Path(manifest).resolve())
+            write_results(r, run_dir, name=set_name + suffix)
+            results[set_name + suffix] = r
+            print(f"{set_name + suffix:22s} WER {100 * r['wer']:6.2f} %  CER {100 * r['cer']:6.2f} %  "
+                  f"({r['num_utterances']} utterances, RTF {r['rtf']:.4f})")
+    return results
+
+
+def export_and_check(run_dir, model, fc, vocab, test_entries, parity: int, lm_options) -> tuple[Path, dict]:
+    """Export a SavedModel to ``run_dir/export``, check that it transcribes the first ``parity``
+    test files as the Keras model does (``export_check.json``), show three with the LM."""
+    from speech_lstm.export import ExportedRecognizer, export_saved_model
+    from speech_lstm.transcribe import Recognizer, compare_recognizers, transcribe_files
+
+    export = export_saved_model(run_dir, Path(run_dir) / "export", force=True)
+    exported = ExportedRecognizer(export)
+    sample = [e["audio_filepath"] for e in test_entries[:parity]]
+    check = compare_recognizers(Recognizer(model, fc, vocab), exported, sample)
+    (Path(run_dir) / "export_check.json").write_text(json.dumps(check, indent=1))
+    print(f"{export}: {check['identical']}/{check['utterances']} test transcripts identical to the Keras model's")
+    for (path, tr), e in zip(transcribe_files(exported, sample[:3], lm_options, progress=False), test_entries):
+        print(f"{Path(path).name}: ref {e['text']!r}\n{'':16s}LM  {tr.text!r}")
+    return export, check

@@ -50,17 +50,13 @@ EVAL = {
 def main(argv=None) -> int:
     args = recipe_arguments(__doc__, argv)
     os.chdir(HERE)
-    from speech_lstm.config import DecodeOptions
     from speech_lstm.data.flite import flite_binary
     from speech_lstm.data.manifest import read_manifest
     from speech_lstm.data.synth import noisy_copy, synthesize_flite_set
     from speech_lstm.errors import SpeechLSTMError, SynthesisError
-    from speech_lstm.evaluate import collect_logits, evaluate_model, tune_lm, write_results
-    from speech_lstm.export import ExportedRecognizer, export_saved_model
-    from speech_lstm.lm import build_arpa
-    from speech_lstm.recipe import load_recipe_config, prepare_and_train, stage
+    from speech_lstm.recipe import (build_lm, evaluate_sets, export_and_check, load_recipe_config, prepare_and_train,
+                                    stage, tune_lm_weights)
     from speech_lstm.training import load_run
-    from speech_lstm.transcribe import Recognizer, compare_recognizers, transcribe_files
 
     timings, t_all = {}, time.perf_counter()
     try:
@@ -77,26 +73,13 @@ def main(argv=None) -> int:
     print(f"training audio: {hours:.2f} h, {len(train_entries)} utterances, {len(words)} distinct words")
 
     t = stage(f"4. word {ev['order']}-gram language model from the training transcripts")
-    lm = run_dir / "lm.arpa"
-    info_path = run_dir / "lm.json"
-    source = str(manifests["train"].resolve())
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    if not lm.exists() or info.get("source") != source or info.get("order") != ev["order"]:
-        info = {**build_arpa((e["text"] for e in train_entries), lm, order=ev["order"]), "source": source}
-        info_path.write_text(json.dumps(info, indent=1))
-    print(f"{lm}: {info['order']}-gram, {info['sentences']} sentences, {info['words']} words, n-grams {info['ngrams']}")
+    lm = build_lm(run_dir, manifests["train"], train_entries, ev["order"])
     timings["lm"] = time.perf_counter() - t
 
     t = stage("5. tune the LM weight (alpha) and word bonus (beta) on dev")
     model, fc, vocab = load_run(run_dir)
     dev = read_manifest(manifests["dev"])[: ev["tune_limit"]]
-    tuned = tune_lm(collect_logits(model, dev, fc, vocab), [e["text"] for e in dev], vocab, lm, ev["alphas"],
-                    ev["betas"], ev["beam_width"])
-    (run_dir / "lm_tune.json").write_text(json.dumps(tuned, indent=1))
-    best = tuned["best"]
-    print(f"dev ({len(dev)} utterances): greedy WER {100 * tuned['greedy']['wer']:.2f} %; best alpha {best['alpha']} "
-          f"beta {best['beta']}: WER {100 * best['wer']:.2f} %")
-    lm_options = DecodeOptions("beam", ev["beam_width"], lm=str(lm), alpha=best["alpha"], beta=best["beta"])
+    lm_options = tune_lm_weights(run_dir, model, fc, vocab, dev, lm, ev["alphas"], ev["betas"], ev["beam_width"])
     timings["tune"] = time.perf_counter() - t
 
     t = stage("6. evaluate: test split (unseen voices), in babble noise, and flite sentences (another synthesizer)")
@@ -110,16 +93,7 @@ def main(argv=None) -> int:
                                              max_words=14, text="sentences", workers=2)
     except SynthesisError as e:
         print(f"flite set skipped: {e}")
-    results = {}
-    for set_name, manifest in sets.items():
-        entries = read_manifest(manifest)
-        for suffix, options in (("", DecodeOptions()), ("_lm", lm_options)):
-            r = evaluate_model(model, entries, fc, vocab, batch_size=32, options=options)
-            r["manifest"] = str(Path(manifest).resolve())
-            write_results(r, run_dir, name=set_name + suffix)
-            results[set_name + suffix] = r
-            print(f"{set_name + suffix:22s} WER {100 * r['wer']:6.2f} %  CER {100 * r['cer']:6.2f} %  "
-                  f"({r['num_utterances']} utterances, RTF {r['rtf']:.4f})")
+    results = evaluate_sets(run_dir, model, fc, vocab, sets, lm_options)
     test_entries = read_manifest(manifests["test"])
     test_words = [w for e in test_entries for w in e["text"].split()]
     oov = [w for w in test_words if w not in words]
@@ -130,14 +104,7 @@ def main(argv=None) -> int:
     timings["evaluate"] = time.perf_counter() - t
 
     t = stage("7. export a SavedModel, check it against the Keras model, transcribe with it and the LM")
-    export = export_saved_model(run_dir, run_dir / "export", force=True)
-    exported = ExportedRecognizer(export)
-    sample = [e["audio_filepath"] for e in test_entries[: ev["parity"]]]
-    check = compare_recognizers(Recognizer(model, fc, vocab), exported, sample)
-    (run_dir / "export_check.json").write_text(json.dumps(check, indent=1))
-    print(f"{export}: {check['identical']}/{check['utterances']} test transcripts identical to the Keras model's")
-    for (path, tr), e in zip(transcribe_files(exported, sample[:3], lm_options, progress=False), test_entries):
-        print(f"{Path(path).name}: ref {e['text']!r}\n{'':16s}LM  {tr.text!r}")
+    export, check = export_and_check(run_dir, model, fc, vocab, test_entries, ev["parity"], lm_options)
     timings["export"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
