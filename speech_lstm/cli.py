@@ -586,8 +586,18 @@ def cmd_tts_evaluate(args):
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None ones and where the help text already states its default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
     parser = argparse.ArgumentParser(prog="speech-lstm", description="LSTM speech toolkit", formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
 
