@@ -32,7 +32,7 @@ def overfit_run(digits_corpus, tmp_path_factory):
         features=FeatureConfig(),
         model=ModelConfig(subsample="stack", subsample_factor=2, lstm_layers=1, lstm_units=96, dropout=0.0),
         train=TrainConfig(train_manifest=train_manifest, dev_manifest=train_manifest, test_manifest=train_manifest,
-                          batch_size=8, epochs=70, learning_rate=4e-3, lr_patience=20, early_stopping_patience=70,
+                          batch_size=8, epochs=35, learning_rate=8e-3, lr_patience=20, early_stopping_patience=35,
                           jit_compile=False, bucket_seconds=(2.0, 4.0), max_duration=6.0, spec_augment=False,
                           feature_cache=str(run_dir / "cache"), seed=0),
     )
