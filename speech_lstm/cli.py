@@ -161,7 +161,8 @@ def cmd_train(args):
     from speech_lstm.config import load_config
     from speech_lstm.training import train
 
-    config = load_config(args.config, args.set)
+    overrides = list(args.set) + ([f"train.strategy={args.strategy}"] if args.strategy else [])
+    config = load_config(args.config, overrides)
     summary = train(config, args.run_dir, force=args.force, progress=not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "last_epoch_history"}, indent=1))
     return 0
@@ -695,6 +696,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, help="run directory (resumes if interrupted)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config option")
     p.add_argument("--force", action="store_true", help="start over even if the run directory holds a run")
+    from speech_lstm.config import STRATEGIES
+
+    p.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="tf.distribute: one device, all local GPUs, or the workers in TF_CONFIG; overrides "
+                        "train.strategy (default: the config's; docs/distributed.md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

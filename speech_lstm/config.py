@@ -8,6 +8,7 @@ model so inference can never featurize differently from training.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from speech_lstm.errors import ConfigError
 
 __all__ = [
+    "STRATEGIES",
     "FeatureConfig",
     "ModelConfig",
     "TrainConfig",
@@ -30,6 +32,9 @@ __all__ = [
     "feature_config_from_dict",
     "model_config_from_dict",
 ]
+
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def _check(cond, message):
@@ -156,8 +161,16 @@ class ModelConfig:
 class TrainConfig:
     """Training loop settings. Paths are relative to the current directory.
 
-    batch_size: utterances per batch.  bucket_seconds: upper edges (s) of the length buckets;
+    batch_size: utterances per batch: the global batch, summed over every device of every worker
+    (each of R replicas gets batch_size / R; the loss is the mean over the global batch). The same
+    config thus takes the same steps with the same learning rate on one device or many; to use
+    more devices for speed, raise batch_size and scale learning_rate with it (docs/distributed.md).
+    bucket_seconds: upper edges (s) of the length buckets;
     batches are padded to their bucket edge so shapes repeat (needed for jit_compile).
+    strategy: "default" (one device), "mirrored" (tf.distribute.MirroredStrategy over the local
+    GPUs, else the logical CPU devices) or "multi-worker" (MultiWorkerMirroredStrategy over the
+    machines that the TF_CONFIG environment variable names). Not part of a run's identity: a run
+    may resume under another strategy or worker count. Not with jit_compile.
     max_minutes: wall-clock budget; training stops before an epoch that would cross it (0 = none).
     lr_schedule: "plateau" (halve on a dev-loss plateau, lr_patience/lr_factor) or "cosine"
     (linear warm-up over warmup_epochs, then cosine decay to 5 % over ``epochs``).
@@ -206,9 +219,16 @@ class TrainConfig:
     init_from: str | None = None
     dev_eval_limit: int = 400
     seed: int = 1234
+    strategy: str = "default"
 
     def __post_init__(self):
         _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.strategy in STRATEGIES,
+               f"train.strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {self.strategy!r}")
+        # XLA around a replicated step hangs under tf.distribute (measured: TF 2.21, Keras 3.15, CPU).
+        _check(self.strategy == "default" or not self.jit_compile,
+               f"train.jit_compile=true needs train.strategy='default', got strategy {self.strategy!r}; "
+               "set train.jit_compile=false to train with tf.distribute")
         _check(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
         _check(self.learning_rate > 0, f"train.learning_rate must be > 0, got {self.learning_rate}")
         _check(0 < self.lr_factor < 1, f"train.lr_factor must be in (0, 1), got {self.lr_factor}")
@@ -432,7 +452,11 @@ def apply_overrides(config, overrides):
 
 
 def save_config(config, path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    """Write ``config`` as YAML, atomically (a reader, e.g. another worker, never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    os.replace(tmp, path)
 
 
 def feature_config_from_dict(data: dict) -> FeatureConfig:

@@ -3,15 +3,21 @@
 A run directory holds ``config.yaml`` (resolved), ``env.json``, ``vocab.json``,
 ``train_log.csv``, ``backup/`` (BackupAndRestore: a killed run resumes at the last epoch),
 ``best.keras`` (lowest dev CER), ``training_curves.png`` and ``train_summary.json``.
+Under ``train.strategy='multi-worker'`` only the chief (worker 0) writes there; the other
+workers write to a throwaway directory and restore from the chief's backup (speech_lstm.distribute).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +28,8 @@ from speech_lstm.config import ExperimentConfig, config_to_dict, feature_config_
 from speech_lstm.data.manifest import read_manifest, validate_manifest
 from speech_lstm.data.pipeline import make_dataset, warm_feature_cache
 from speech_lstm.data.store import FeatureStore
+from speech_lstm.distribute import (AgreeOnLogs, AgreeOnStop, DistributedAdam, RestoreFromChief, backup_epoch,
+                                    make_strategy, shard_by_data)
 from speech_lstm.errors import ConfigError, ManifestError
 from speech_lstm.evaluate import error_rates, inference_function, predict_dataset
 from speech_lstm.features import FeatureCache
@@ -165,31 +173,52 @@ def _init_weights(model, source, features, vocab):
     print(f"weights initialised from {source}")
 
 
+def _run_identity(config) -> dict:
+    """The config as a run directory compares it: without train.strategy, so that a run can resume
+    on other devices or another number of workers."""
+    data = config_to_dict(config)
+    data["train"].pop("strategy", None)
+    return data
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
 def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool = True, callbacks=()) -> dict:
     """Train a BiLSTM-CTC recognizer as ``config`` says, in ``run_dir``.
 
     ``callbacks``: extra Keras callbacks, run after the built-in ones (whose metrics they see).
     Resumes an interrupted run with the same config; a finished run is not redone unless
-    ``force``. A run directory with a different config is refused (ConfigError).
+    ``force``. A run directory with a different config is refused (ConfigError); train.strategy
+    may differ. ``train.strategy`` other than "default": see :mod:`speech_lstm.distribute`.
     Returns the training summary (also written to ``train_summary.json``).
     """
     run_dir = Path(run_dir)
+    # First: MultiWorkerMirroredStrategy must start before TensorFlow runs anything in this process.
+    strategy, role = make_strategy(config.train.strategy)
+    if strategy is not None:
+        print(f"train.strategy={config.train.strategy}: {strategy.num_replicas_in_sync} replica(s); "
+              f"worker {role.index} of {role.count}{' (chief)' if role.is_chief else ''}")
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, summary_path = run_dir / "config.yaml", run_dir / "train_summary.json"
     if cfg_path.exists() and not force:
         previous = load_config(cfg_path)
-        if config_to_dict(previous) != config_to_dict(config):
+        if _run_identity(previous) != _run_identity(config):
             raise ConfigError(
                 f"{run_dir} holds a run with a different config; use another run directory or --force to start over"
             )
         if summary_path.exists():
             return json.loads(summary_path.read_text())
-    if force:
+    if force and role.is_chief:
         for name in ("train_log.csv", "best.keras", "train_summary.json"):
             (run_dir / name).unlink(missing_ok=True)
-        import shutil
-
         shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    chief_dir = run_dir
+    if not role.is_chief:  # every worker runs the same callbacks; only the chief's files are kept
+        run_dir = Path(tempfile.mkdtemp(prefix=f"speech_lstm_worker{role.index}_"))
+        atexit.register(shutil.rmtree, run_dir, True)
+        cfg_path, summary_path = run_dir / "config.yaml", run_dir / "train_summary.json"
     save_config(config, cfg_path)
     (run_dir / "env.json").write_text(json.dumps(environment_info(), indent=1))
 
@@ -217,13 +246,19 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
                             shuffle_buffer=tc.shuffle_buffer, seed=tc.seed,
                             pad_to_edges=tc.jit_compile, store=store, shard_size=tc.shard_size,
                             cycle_length=tc.interleave)
+    if strategy is not None:
+        train_ds = shard_by_data(train_ds)
+        if tc.batch_size < strategy.num_replicas_in_sync:
+            raise ConfigError(f"train.batch_size ({tc.batch_size}) is the global batch and must be >= the number "
+                              f"of replicas ({strategy.num_replicas_in_sync})")
     dev_eval = dev_entries[: tc.dev_eval_limit] if tc.dev_eval_limit else dev_entries
     dev_eval_ds = make_dataset(dev_eval, fc, vocab, tc.batch_size, bucket_seconds, training=False, cache=cache,
                                pad_to_edges=False)
 
-    model = build_ctc_asr(config.model, fc, vocab)
-    if tc.init_from:
-        _init_weights(model, tc.init_from, fc, vocab)
+    with _scope(strategy):
+        model = build_ctc_asr(config.model, fc, vocab)
+        if tc.init_from:
+            _init_weights(model, tc.init_from, fc, vocab)
     steps_per_epoch = max(1, len(train_entries) // tc.batch_size)
     if tc.lr_schedule == "cosine":
         warmup = int(tc.warmup_epochs * steps_per_epoch)
@@ -236,7 +271,10 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     else:
         learning_rate = tc.learning_rate
     ema = {"use_ema": True, "ema_momentum": tc.ema_momentum} if tc.ema_momentum else {}
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0, **ema), jit_compile=tc.jit_compile)
+    optimizer = DistributedAdam if strategy is not None else keras.optimizers.Adam
+    with _scope(strategy):
+        model.compile(optimizer=optimizer(learning_rate, clipnorm=5.0, **ema), jit_compile=tc.jit_compile)
+    multi_worker = tc.strategy == "multi-worker"
 
     log_path = run_dir / "train_log.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_cer", mode="min",
@@ -245,11 +283,17 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     if previous_best is not None:  # resumed: do not let a worse epoch replace best.keras
         checkpoint.best = previous_best
     budget = TimeBudget(tc.max_minutes) if tc.max_minutes else None
+    swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if tc.ema_momentum else None
+    if swap is not None and not force and backup_epoch(chief_dir / "backup") > 0:
+        # The backup holds the swapped state (EMA weights in the model, raw ones in the optimizer);
+        # SwapEMAWeights assumes a fresh start: tell it, so that the next epoch trains the raw weights.
+        swap._ema_weights_in_model = True
     extra_callbacks, callbacks = callbacks, [
         # With EMA: the averaged weights are swapped in at each epoch end, so dev metrics,
         # best.keras and the backup all see them; the raw weights come back for training.
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if tc.ema_momentum else []),
+        *([swap] if swap is not None else []),
         DevMetrics(dev_eval_ds, vocab),
+        *([AgreeOnLogs(strategy, ("val_loss", "val_wer", "val_cer"))] if multi_worker else []),
         Throughput(sum(float(e["duration"]) for e in train_entries)),
     ]
     if tc.lr_schedule == "plateau":
@@ -258,17 +302,21 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     callbacks += [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience),
         checkpoint,
+        *([RestoreFromChief(strategy, chief_dir / "backup", role, fresh=force)] if multi_worker else []),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
     if budget:
         callbacks.append(budget)
     callbacks += list(extra_callbacks)
+    if multi_worker:  # last, so that it sees every stop decision of the epoch
+        callbacks.append(AgreeOnStop(strategy))
     t0 = time.perf_counter()
     history = model.fit(train_ds, epochs=tc.epochs, callbacks=callbacks,
-                        verbose=1 if progress else 0)
+                        verbose=1 if progress and role.is_chief else 0)
     seconds = time.perf_counter() - t0
-    plot_training_curves(log_path, run_dir / "training_curves.png", title=f"{run_dir.name}: BiLSTM-CTC")
+    if role.is_chief:
+        plot_training_curves(log_path, run_dir / "training_curves.png", title=f"{run_dir.name}: BiLSTM-CTC")
 
     with open(log_path, newline="") as f:
         log = list(csv.DictReader(f))
@@ -286,6 +334,7 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
         "best_val_cer": best_from_log(log_path, "val_cer"),
         "best_val_wer": best_from_log(log_path, "val_wer"),
         "params": int(model.count_params()),
+        "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "last_epoch_history": {k: float(v[-1]) for k, v in history.history.items() if v},
     }
     summary_path.write_text(json.dumps(summary, indent=1))

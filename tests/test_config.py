@@ -122,8 +122,9 @@ def test_recipe_configs_load():
     from speech_lstm.music.model import MusicModelConfig
 
     recipes = Path(__file__).parent.parent / "recipes"
-    paths = [*(recipes / "digits").glob("configs/*.yaml"), *(recipes / "sentences").glob("configs/*.yaml")]
-    assert len(paths) >= 14
+    paths = [*(recipes / "digits").glob("configs/*.yaml"), *(recipes / "sentences").glob("configs/*.yaml"),
+             *(recipes / "librispeech").glob("configs/*.yaml")]
+    assert len(paths) >= 17
     for path in paths:
         cfg = load_config(path)
         assert dataclasses.is_dataclass(cfg)

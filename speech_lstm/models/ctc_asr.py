@@ -149,11 +149,37 @@ class CTCASRModel(keras.Model):
         per_example = ctc_loss(
             y["labels"], y_pred, y["label_lengths"], self.output_lengths(x["feature_lengths"])
         )
-        loss = ops.mean(per_example)
+        replicas = _replica_context()
+        if replicas is None:
+            loss = ops.mean(per_example)
+        else:
+            # Under tf.distribute the replicas' gradients are summed: each replica contributes its
+            # share of the mean over the global batch (an empty slice adds 0, not NaN).
+            count = replicas.all_reduce("sum", ops.cast(ops.shape(per_example)[0], "float32"))
+            loss = ops.sum(per_example) / ops.maximum(count, 1.0)
         losses = self.losses
         if losses:
-            loss = loss + ops.sum(losses)
+            loss = loss + ops.sum(losses) / (1 if replicas is None else replicas.num_replicas_in_sync)
         return loss
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if _multi_worker(self.distribute_strategy):
+            # Keras 3.15 reduces a step's logs across workers with strategy.reduce("MEAN", axis=0),
+            # which fails on scalars (keras-team/keras#20585): give each one an axis.
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 builds a model made under a tf.distribute strategy by pulling a first batch and
+        # reducing it across replicas: that fails for dict batches under MultiWorkerMirroredStrategy
+        # (keras-team/keras#20329, #20585) and, as an extra pass, advances the shuffle. This model is
+        # built by build_ctc_asr; only the optimizer may be left to build.
+        if getattr(self, "_distribute_strategy", None) is None or not self.built:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
         import dataclasses
@@ -227,6 +253,21 @@ class ProjectedLSTM(layers.LSTM):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+
+
+def _replica_context():
+    """The tf.distribute replica context of a step that runs on several replicas, else None."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
+def _multi_worker(strategy) -> bool:
+    """Keras's own test for a MultiWorkerMirroredStrategy over more than one worker."""
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
 
 
 def _gpu_available() -> bool:
