@@ -9,7 +9,7 @@ from pathlib import Path
 from speech_lstm.errors import ConfigError
 
 __all__ = ["stage", "synthesize_corpora", "check_unseen_voices", "recipe_arguments", "load_recipe_config", "prepare_and_train",
-           "build_lm", "tune_lm_weights", "evaluate_sets", "export_and_check"]
+           "build_lm", "tune_lm_weights", "evaluate_sets", "export_and_check", "write_summary"]
 
 
 def stage(name: str) -> float:
@@ -178,3 +178,21 @@ def export_and_check(run_dir, model, fc, vocab, test_entries, parity: int, lm_op
     for (path, tr), e in zip(transcribe_files(exported, sample[:3], lm_options, progress=False), test_entries):
         print(f"{Path(path).name}: ref {e['text']!r}\n{'':16s}LM  {tr.text!r}")
     return export, check
+
+
+def write_summary(run_dir, summary: dict, results: dict, sets, export, check: dict, timings: dict) -> None:
+    """Write ``recipe_timings.json`` and print a speech recipe's closing summary: training, greedy
+    and LM figures of each set in ``sets``, the export check, stage times."""
+    run_dir = Path(run_dir)
+    times = {k: round(v, 1) for k, v in timings.items()}
+    (run_dir / "recipe_timings.json").write_text(json.dumps(times, indent=1))
+    print("\n=== summary ===")
+    print(f"training audio {summary['train_hours']} h; {summary['epochs_completed']} epochs, median "
+          f"{summary['median_epoch_seconds']} s/epoch ({summary['median_audio_sec_per_sec']} audio-s/s)")
+    for key in sets:
+        g, l = results[key], results[key + "_lm"]
+        print(f"{key:20s} greedy WER {100 * g['wer']:6.2f} % CER {100 * g['cer']:6.2f} %   "
+              f"LM WER {100 * l['wer']:6.2f} % CER {100 * l['cer']:6.2f} %")
+    print(f"export: {export}  ({check['identical']}/{check['utterances']} transcripts identical to the Keras model's)")
+    print(f"stage times (s): {json.dumps(times)}")
+    print(f"results: {run_dir / 'results.json'}  {run_dir / 'RESULTS.md'}  plots: {run_dir / 'training_curves.png'}")

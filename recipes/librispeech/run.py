@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from speech_lstm.data.store import extract_features
     from speech_lstm.errors import SpeechLSTMError
     from speech_lstm.recipe import (build_lm, evaluate_sets, export_and_check, load_recipe_config, stage,
-                                    tune_lm_weights)
+                                    tune_lm_weights, write_summary)
     from speech_lstm.text import Vocabulary
     from speech_lstm.training import load_run, train
 
@@ -121,17 +121,7 @@ def main(argv=None) -> int:
                                      lm_options)
     timings["export"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
-    (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
-
-    print("\n=== summary ===")
-    print(f"training audio {summary['train_hours']} h; {summary['epochs_completed']} epochs, median "
-          f"{summary['median_epoch_seconds']} s/epoch ({summary['median_audio_sec_per_sec']} audio-s/s)")
-    for key in sets:
-        g, l = results[key], results[key + "_lm"]
-        print(f"{key:12s} greedy WER {100 * g['wer']:6.2f} % CER {100 * g['cer']:6.2f} %   "
-              f"LM WER {100 * l['wer']:6.2f} % CER {100 * l['cer']:6.2f} %")
-    print(f"export: {export}  ({check['identical']}/{check['utterances']} transcripts identical to the Keras model's)")
-    print(f"stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    write_summary(run_dir, summary, results, sets, export, check, timings)
     return 0
 
 

@@ -15,7 +15,6 @@ relative to this folder; outputs go to ``exp/<config>/``.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -55,7 +54,7 @@ def main(argv=None) -> int:
     from speech_lstm.data.synth import noisy_copy, synthesize_flite_set
     from speech_lstm.errors import SpeechLSTMError, SynthesisError
     from speech_lstm.recipe import (build_lm, evaluate_sets, export_and_check, load_recipe_config, prepare_and_train,
-                                    stage, tune_lm_weights)
+                                    stage, tune_lm_weights, write_summary)
     from speech_lstm.training import load_run
 
     timings, t_all = {}, time.perf_counter()
@@ -107,18 +106,7 @@ def main(argv=None) -> int:
     export, check = export_and_check(run_dir, model, fc, vocab, test_entries, ev["parity"], lm_options)
     timings["export"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
-    (run_dir / "recipe_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
-
-    print("\n=== summary ===")
-    print(f"training audio {hours:.2f} h; {summary['epochs_completed']} epochs, median "
-          f"{summary['median_epoch_seconds']} s/epoch")
-    for key in sets:
-        g, l = results[key], results[key + "_lm"]
-        print(f"{key:20s} greedy WER {100 * g['wer']:6.2f} % CER {100 * g['cer']:6.2f} %   "
-              f"LM WER {100 * l['wer']:6.2f} % CER {100 * l['cer']:6.2f} %")
-    print(f"export: {export}  ({check['identical']}/{check['utterances']} transcripts identical to the Keras model's)")
-    print(f"stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
-    print(f"results: {run_dir / 'results.json'}  {run_dir / 'RESULTS.md'}  plots: {run_dir / 'training_curves.png'}")
+    write_summary(run_dir, summary, results, sets, export, check, timings)
     return 0
 
 
