@@ -38,28 +38,56 @@ def _read_log(csv_path):
     return cols
 
 
+def _y_scale(ax, values, log="log"):
+    """A ``log`` (or "symlog") y axis when ``values`` span more than a factor of 10, else linear;
+    tick labels as plain numbers (not 4.4x10^1), whole epochs on the x axis."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    v = np.asarray([x for x in values if np.isfinite(x) and x > 0])
+    if v.size and v.max() / v.min() > 10:
+        if log == "symlog":
+            ax.set_yscale("symlog", linthresh=1.0)
+        else:
+            ax.set_yscale("log")
+        plain = FuncFormatter(lambda y, _: f"{y:g}")
+        ax.yaxis.set_major_formatter(plain)
+        def minor(y, _):  # label the 2s and 5s between the decades, if there are few decades
+            mantissa = y / 10 ** np.floor(np.log10(y)) if y > 0 else 0
+            return f"{y:g}" if v.max() / v.min() < 100 and round(mantissa) in (2, 5) else ""
+
+        ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_training_curves(csv_path, out_png, title: str = "training") -> Path:
-    """Loss (train/dev), dev WER/CER and learning rate per epoch from a Keras CSVLogger file."""
+    """Loss (train/dev), dev WER/CER and learning rate per epoch from a Keras CSVLogger file.
+    Axes are logarithmic where the values span more than a factor of 10."""
     cols = _read_log(csv_path)
     epochs = np.array(cols.get("epoch", [])) + 1
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     ax = axes[0]
+    shown = []
     for key, label in (("loss", "train"), ("val_loss", "dev")):
         if key in cols:
             ax.plot(epochs, cols[key], marker="o", ms=3, label=label)
-    ax.set(title="CTC loss", xlabel="epoch", ylabel="nats / utterance", yscale="log")
+            shown += list(cols[key])
+    ax.set(title="CTC loss", xlabel="epoch", ylabel="nats / utterance")
+    _y_scale(ax, shown)
     ax.legend()
     ax = axes[1]
+    shown = []
     for key, label in (("val_wer", "dev WER"), ("val_cer", "dev CER")):
         if key in cols:
             ax.plot(epochs, 100 * np.array(cols[key]), marker="o", ms=3, label=label)
+            shown += list(100 * np.array(cols[key]))
     ax.set(title="dev error rates (greedy)", xlabel="epoch", ylabel="%")
-    ax.set_yscale("symlog", linthresh=1.0)
+    _y_scale(ax, shown, log="symlog")
     ax.legend()
     ax = axes[2]
     if "learning_rate" in cols:
         ax.plot(epochs, cols["learning_rate"], marker="o", ms=3)
-    ax.set(title="learning rate", xlabel="epoch", yscale="log")
+    ax.set(title="learning rate", xlabel="epoch")
+    _y_scale(ax, cols.get("learning_rate", []))
     for a in axes:
         a.grid(alpha=0.3)
     fig.suptitle(title)
