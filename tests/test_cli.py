@@ -64,6 +64,7 @@ def test_synth_and_validate(tmp_path):
     assert r.returncode == 1 and "gone.wav: file not found" in r.stderr and "6 entries" in r.stdout
 
 
+@pytest.mark.slow
 def test_music_train_evaluate_generate_on_a_jsb_file(tmp_path):
     """The music commands on a small file in the public JSB JSON format."""
     rng = __import__("numpy").random.default_rng(0)

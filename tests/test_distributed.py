@@ -26,6 +26,10 @@ from test_training import Crash
 
 HELPER = Path(__file__).with_name("distributed_helper.py")
 TIMEOUT = 300
+# Weights after a dozen steps differ by float summation order (replicas, thread scheduling): up to
+# 5e-5 was seen between identical runs. A real difference (e.g. clipping per replica instead of
+# after the sum) moved them by 6e-3, so this still catches one.
+WEIGHT_ATOL = 3e-4
 
 
 def _config(corpus, cache, **train_kw):
@@ -82,6 +86,15 @@ def _weights(path):
         return [z[f"arr_{i}"] for i in range(len(z.files))]
 
 
+def _logs_agree(log, reference):
+    """Losses and learning rates to float rounding; greedy dev error rates within a few characters
+    (weights that differ by rounding can flip a near-tie in the decoding)."""
+    for key, tol in (("loss", {"rtol": 1e-4}), ("val_loss", {"rtol": 1e-4}), ("learning_rate", {"rtol": 1e-5}),
+                     ("val_cer", {"atol": 0.01}), ("val_wer", {"atol": 0.03})):
+        np.testing.assert_allclose([float(r[key]) for r in log], [float(r[key]) for r in reference], err_msg=key,
+                                   **tol)
+
+
 def _log(run_dir):
     with open(Path(run_dir) / "train_log.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -131,14 +144,12 @@ def test_two_workers_resume_a_single_device_run_and_agree(runs):
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
     for a, ref in zip(w0, reference):
-        np.testing.assert_allclose(a, ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a, ref, rtol=1e-3, atol=WEIGHT_ATOL)
     log = _log(shared)
     assert [int(r["epoch"]) for r in log] == [0, 1, 2]  # epoch 0 alone, 1 and 2 by the chief only
     losses = [float(r["loss"]) for r in log]
     assert losses[2] < losses[1] < losses[0]
-    for key in ("loss", "val_loss", "val_cer"):
-        np.testing.assert_allclose([float(r[key]) for r in log],
-                                   [float(r[key]) for r in _log(runs["mirrored"] / "default")], rtol=1e-4)
+    _logs_agree(log, _log(runs["mirrored"] / "default"))
     chief, other = (json.loads((root / f"worker{i}.json").read_text()) for i in (0, 1))
     assert chief["epochs_completed"] == 3 and chief["replicas"] == other["replicas"] == 2
     assert other["epochs_completed"] == 2  # its own throwaway log: the epochs it trained
@@ -155,11 +166,10 @@ def test_mirrored_over_two_devices_matches_one_device(runs):
     out = runs["mirrored"]
     one, two = _weights(out / "default.npz"), _weights(out / "mirrored.npz")
     for a, b in zip(one, two):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=WEIGHT_ATOL)
     log_one, log_two = _log(out / "default"), _log(out / "mirrored")
     assert len(log_one) == len(log_two) == 3
-    for key in ("loss", "val_loss", "val_cer", "val_wer", "learning_rate"):
-        np.testing.assert_allclose([float(r[key]) for r in log_two], [float(r[key]) for r in log_one], rtol=1e-5)
+    _logs_agree(log_two, log_one)
     assert json.loads((out / "mirrored.json").read_text())["replicas"] == 2
     assert json.loads((out / "default.json").read_text())["replicas"] == 1
 

@@ -88,6 +88,7 @@ def _cli(*args, subprocess_run=False, capsys=None):
     return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
+@pytest.mark.slow
 def test_gates_of_a_trained_recognizer(digits_corpus, speech_wav, tmp_path, capsys):
     from test_training import tiny_config
 

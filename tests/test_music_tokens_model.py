@@ -122,6 +122,7 @@ def test_render_voices_writes_valid_files(tmp_path):
     assert paths["png"].stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_cli_harmonises_a_melody_file_and_rejects_misused_flags(tmp_path, capsys):
     """The real command line: a token model harmonises a soprano MIDI file; token-only flags on a
     piano-roll model and a token model on a JSB file are usage errors (exit 2)."""

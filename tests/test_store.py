@@ -132,6 +132,7 @@ def test_missing_or_changed_shard_is_named(store, tmp_path):
         FeatureStore(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_cli_extract_in_two_workers(digits_corpus, tmp_path):
     out = tmp_path / "cli_store"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

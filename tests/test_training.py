@@ -90,6 +90,7 @@ def test_init_from_starts_with_the_donor_weights(digits_corpus, tmp_path):
               progress=False)
 
 
+@pytest.mark.slow
 def test_word_level_model_trains_exports_and_transcribes_words(digits_corpus, tmp_path):
     """A word-level CTC output (closed vocabulary): trains on the same manifests, and its export
     and the Keras model can only ever write words of the list, with one time span per word."""

@@ -128,6 +128,7 @@ def cli(*args):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_export_then_transcribe_a_folder_to_subtitles(tiny_model_path, long_wav, speech_wav, tmp_path):
     export = tmp_path / "export"
     r = cli("export", tiny_model_path, "--out", export, "--beam-width", "4", "--top-paths", "2")

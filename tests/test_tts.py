@@ -141,6 +141,7 @@ def test_broken_tts_manifests_are_refused(tmp_path):
     assert "line 3: 'starts' must not decrease" in message and "line 4: needs 'phonemes'" in message
 
 
+@pytest.mark.slow
 def test_tiny_corpus_train_and_synthesize_through_the_cli(tmp_path, capsys):
     """The whole path on a tiny corpus: the corpus with alignments, both models trained (the
     CLI in this process), a sentence never seen spoken into a valid WAV of plausible length by
