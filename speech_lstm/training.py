@@ -234,7 +234,6 @@ def train(config: ExperimentConfig, run_dir, force: bool = False, progress: bool
     if tc.feature_store:
         store = FeatureStore(tc.feature_store)
         store.check_features(fc)
-        store.positions(train_entries)  # every training utterance is in the store, or a ConfigError now
     if tc.feature_cache:
         warm_feature_cache((dev_entries if store else train_entries + dev_entries), fc, tc.feature_cache,
                            workers=min(2, os.cpu_count() or 1))
